@@ -1,0 +1,71 @@
+"""The `voix` command: every stage's CLI under one name, plus the tools users run by hand.
+
+`voix ingest SOURCE ...` is the same as `python -m pipeline.ingest SOURCE ...`. Errors that voix
+anticipates (a missing column, an unreadable file) print one clear message and exit with code 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from pipeline.errors import VoixError
+
+app = typer.Typer(
+    help="voix: customer verbatims in, tone, themes, irritants, routing and a report out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def setup_logging() -> None:
+    """Log what is read and what is dropped, one line per step."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+
+
+def _guard(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a stage, turning a `VoixError` into a clean message and exit code 2."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        setup_logging()
+        try:
+            return func(*args, **kwargs)
+        except VoixError as exc:
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper
+
+
+def run_stage(main: Callable[..., Any]) -> None:
+    """Expose a stage's `main` as a command line (`python -m pipeline.<stage> ...`)."""
+    command = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    command.command()(_guard(main))
+    command(prog_name=f"python -m {main.__module__}")
+
+
+def _register() -> None:
+    from pipeline import consolidate, ingest
+
+    app.command("ingest", help=ingest.main.__doc__)(_guard(ingest.main))
+    app.command("consolidate", help=consolidate.main.__doc__)(_guard(consolidate.main))
+
+
+_register()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point of the `voix` console script."""
+    app(prog_name="voix")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Near-duplicate detection: MinHash signatures on character 5-grams, banded LSH, exact check.
+
+A review posted on two platforms with one word changed, or an email sent twice, is flagged with
+the id of its first occurrence. Works in memory on sparse matrices, so 1M texts stay tractable.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+
+_PRIME = np.uint64((1 << 61) - 1)
+
+
+def _shingle_matrix(texts: Sequence[str], k: int):
+    vectorizer = HashingVectorizer(
+        analyzer="char",
+        ngram_range=(k, k),
+        n_features=2**24,
+        binary=True,
+        norm=None,
+        alternate_sign=False,
+        lowercase=True,
+        preprocessor=lambda t: " ".join(t.casefold().split()),
+    )
+    return vectorizer.transform(texts).tocsr()
+
+
+def minhash_signatures(matrix, n_perm: int = 64, seed: int = 42) -> np.ndarray:
+    """MinHash signature (rows x n_perm) of each row's set of non-zero columns."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 2**31 - 1, size=n_perm, dtype=np.uint64)
+    b = rng.integers(0, 2**31 - 1, size=n_perm, dtype=np.uint64)
+    n_rows = matrix.shape[0]
+    signatures = np.full((n_rows, n_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
+    indptr, indices = matrix.indptr, matrix.indices.astype(np.uint64)
+    non_empty = np.flatnonzero(np.diff(indptr) > 0)
+    chunk = 20000
+    for start in range(0, len(non_empty), chunk):
+        rows = non_empty[start : start + chunk]
+        lo, hi = indptr[rows[0]], indptr[rows[-1] + 1]
+        hashed = (indices[lo:hi, None] * a[None, :] + b[None, :]) % _PRIME
+        starts = indptr[rows] - lo
+        signatures[rows] = np.minimum.reduceat(hashed, starts, axis=0)
+    return signatures
+
+
+def near_duplicates(
+    texts: Sequence[str],
+    threshold: float = 0.85,
+    min_chars: int = 40,
+    k: int = 5,
+    bands: int = 16,
+    seed: int = 42,
+) -> list[int | None]:
+    """For each text, the index of an earlier near-duplicate, or None.
+
+    Args:
+        texts: texts in order of precedence (the first of a group is the original).
+        threshold: minimal Jaccard similarity of the character k-gram sets.
+        min_chars: shorter texts are never flagged ("RAS" from two customers is not a duplicate).
+        k: shingle length.
+        bands: LSH bands (the signature has 4 rows per band).
+        seed: seed of the hash permutations.
+    """
+    result: list[int | None] = [None] * len(texts)
+    eligible = [i for i, t in enumerate(texts) if t and len(t) >= min_chars]
+    if len(eligible) < 2:
+        return result
+    matrix = _shingle_matrix([texts[i] for i in eligible], k)
+    rows_per_band = 4
+    signatures = minhash_signatures(matrix, bands * rows_per_band, seed)
+    parent = list(range(len(eligible)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    checked: set[tuple[int, int]] = set()
+    sets = [set(matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]) for i in range(matrix.shape[0])]
+    for band in range(bands):
+        buckets: dict[bytes, list[int]] = defaultdict(list)
+        block = signatures[:, band * rows_per_band : (band + 1) * rows_per_band]
+        for row, key in enumerate(map(bytes, block)):
+            buckets[key].append(row)
+        for members in buckets.values():
+            if len(members) < 2:
+                continue
+            first = members[0]
+            # compare each member to the bucket's first and to its predecessor: enough to chain a group
+            for j, other in enumerate(members[1:], start=1):
+                for candidate in {first, members[j - 1]}:
+                    pair = (candidate, other)
+                    if pair in checked:
+                        continue
+                    checked.add(pair)
+                    a, b = sets[candidate], sets[other]
+                    if a and b and len(a & b) / len(a | b) >= threshold:
+                        ra, rb = find(candidate), find(other)
+                        if ra != rb:
+                            parent[max(ra, rb)] = min(ra, rb)
+    for row in range(len(eligible)):
+        root = find(row)
+        if root != row:
+            result[eligible[row]] = eligible[root]
+    return result

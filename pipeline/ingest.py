@@ -279,7 +279,8 @@ def ingest_source(
             }
         )
 
-    verbatims = _redact_and_finish(kept, redactor, rules_only, detector)
+    n_process = int(ing.get("pii", {}).get("n_process", 1))
+    verbatims = _redact_and_finish(kept, redactor, rules_only, detector, n_process)
     n_rejected = sum(1 for r in quarantine if r.reason not in ("duplicate", "duplicate_id_conflict"))
     read = len(frame) + len(result.rejects)
     metrics = {
@@ -328,7 +329,7 @@ def build_redactor(ingest_params: dict[str, Any]) -> Redactor:
 
 
 def _redact_and_finish(
-    kept: list[dict[str, Any]], redactor: Redactor, rules_only: Redactor, detector: LanguageDetector
+    kept: list[dict[str, Any]], redactor: Redactor, rules_only: Redactor, detector: LanguageDetector, n_process: int = 1
 ) -> pd.DataFrame:
     frame = pd.DataFrame(kept)
     if frame.empty:
@@ -337,10 +338,12 @@ def _redact_and_finish(
     # language is read from the original text: placeholders would blur it
     frame = frame.astype(object).where(frame.notna(), None)
     frame["lang"] = [
-        detector.detect(t or s or "", d) for t, s, d in zip(frame["text"], frame["subject"], frame["declared_lang"], strict=False)
+        detector.detect(t or s or "", d)
+        for t, s, d in zip(frame["text"], frame["subject"], frame["declared_lang"], strict=False)
     ]
     names = list(frame["known_names"])
-    redacted = redactor.redact_many(list(frame["text"]), names)
+    # NER in parallel only pays on large sources: starting the workers costs seconds
+    redacted = redactor.redact_many(list(frame["text"]), names, n_process=n_process if len(frame) > 2000 else 1)
     frame["text"] = [r[0] for r in redacted]
     pii_counts = [r[1] for r in redacted]
     subjects = []

@@ -567,13 +567,20 @@ class Redactor:
         return "".join(out), counts
 
     def redact_many(
-        self, texts: Sequence[str], known_names: Sequence[Iterable[str]] | None = None, batch_size: int = 256
+        self,
+        texts: Sequence[str],
+        known_names: Sequence[Iterable[str]] | None = None,
+        batch_size: int = 256,
+        n_process: int = 1,
     ) -> list[tuple[str, Counter]]:
-        """Redact many texts, running spaCy NER in batches."""
+        """Redact many texts, running spaCy NER in batches (on `n_process` processes)."""
         names = known_names if known_names is not None else [()] * len(texts)
         if self.nlp is None or "person" not in self.kinds:
             return [self.redact(t, None, n) for t, n in zip(texts, names, strict=False)]
-        docs = self.nlp.pipe(texts, batch_size=batch_size)
+        from tqdm.auto import tqdm
+
+        docs = self.nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
+        docs = tqdm(docs, total=len(texts), desc="redact (NER)", unit="text", disable=len(texts) < 5000, mininterval=5)
         return [self.redact(text, doc, n) for text, doc, n in zip(texts, docs, names, strict=False)]
 
 

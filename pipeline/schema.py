@@ -6,6 +6,8 @@ always redacted; the raw text lives only in `data/restricted/`.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -43,6 +45,9 @@ class VerbatimSchema(pa.DataFrameModel):
     n_chars: Series[int] = pa.Field(ge=0)
     pii_found: Series[str] = pa.Field(description="redactions by kind, e.g. 'phone:1,person:2'")
     text_hash: Series[str] = pa.Field(str_length=16, description="hash of the normalised text")
+    near_duplicate_of: Optional[Series[str]] = pa.Field(  # noqa: UP045 - pandera reads Optional[] as "column may be absent"
+        nullable=True, description="id of the first of its near-duplicates (set by consolidate)"
+    )
 
     class Config:
         strict = False  # extra x_* columns are allowed
@@ -62,4 +67,4 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     return VerbatimSchema.validate(frame, lazy=True)
 
 
-COLUMNS = list(VerbatimSchema.to_schema().columns)
+COLUMNS = [c for c in VerbatimSchema.to_schema().columns if c != "near_duplicate_of"]

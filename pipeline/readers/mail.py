@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipeline.errors import IngestError
 from pipeline.normalize import html_to_text
-from pipeline.readers import ReadResult, Reject
+from pipeline.readers import FIELDS, ReadResult, Reject
 
 # Where the quoted history starts: everything from the first match on is dropped.
 _REPLY_HEADERS = [
@@ -241,20 +241,9 @@ def _result(parsed: list[dict[str, Any] | Reject], info: dict[str, Any]) -> Read
         "_position",
     ]
     frame = pd.DataFrame(records, columns=columns)
-    for field_name in (
-        "rating",
-        "nps",
-        "ces",
-        "csat",
-        "customer_id",
-        "segment",
-        "product",
-        "agency",
-        "site",
-        "touchpoint",
-        "lang",
-    ):
-        frame[field_name] = None
+    for field_name in FIELDS:  # emails have no rating, segment...: the columns exist, empty
+        if field_name not in frame.columns:
+            frame[field_name] = None
     return ReadResult(frame, rejects, info)
 
 

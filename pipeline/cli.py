@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -53,10 +54,25 @@ def run_stage(main: Callable[..., Any]) -> None:
 
 
 def _register() -> None:
-    from pipeline import consolidate, ingest
+    from pipeline import consolidate, embed, ingest, predict, train
 
-    app.command("ingest", help=ingest.main.__doc__)(_guard(ingest.main))
-    app.command("consolidate", help=consolidate.main.__doc__)(_guard(consolidate.main))
+    for name, module in (("ingest", ingest), ("consolidate", consolidate), ("embed", embed), ("train-stage", train)):
+        app.command(name, help=module.main.__doc__)(_guard(module.main))
+    app.command("train", help=predict.train_command.__doc__)(_guard(_train))
+    app.command("predict", help=predict.predict_command.__doc__)(_guard(predict.predict_command))
+
+
+def _train(
+    labels: Annotated[Path, typer.Option(help="CSV / XLSX / JSONL with a text column and a label column")],
+    target: Annotated[str, typer.Option(help="the label column")],
+    model_dir: Annotated[Path, typer.Option(help="where to save the model")],
+    text_column: Annotated[str, typer.Option(help="the text column")] = "text",
+    params_file: Annotated[Path, typer.Option(help="embedding and classifier settings")] = Path("params.yaml"),
+) -> None:
+    """Fit a classifier on any label set and print its held-out accuracy."""
+    from pipeline.predict import train_command
+
+    train_command(labels, target, model_dir, text_column, params_file)
 
 
 _register()

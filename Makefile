@@ -37,6 +37,7 @@ lint: install
 ## Benchmarks are run by hand; results go to benchmarks/results/.
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_ingest
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_classify
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

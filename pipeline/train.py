@@ -27,7 +27,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from sklearn.model_selection import train_test_split
 
 from pipeline.classify import TextClassifier, features, save_model
-from pipeline.embed import analysis_text
+from pipeline.embed import Embedder, analysis_text, make_embedder
 from pipeline.labels import join_labels, read_label_files, weak_tone_labels
 
 log = logging.getLogger("voix.train")
@@ -71,8 +71,12 @@ def train_target(
     held_out: set,
     config: dict[str, Any],
     weak: pd.Series | None = None,
+    embedder: Embedder | None = None,
 ) -> tuple[TextClassifier, dict[str, Any], pd.DataFrame]:
     """Fit on the gold (and weak) rows outside `held_out`, evaluate on `held_out`, refit on all.
+
+    Standalone labelled texts (no `external_id`) are embedded with `embedder`, the backend of
+    the `embed` stage, so that they are seen as the pipeline will see new verbatims.
 
     Returns:
         The model refitted on every label, its held-out metrics, and the confusion rows.
@@ -81,7 +85,6 @@ def train_target(
     texts = [analysis_text(t, s) for t, s in zip(verbatims["text"], verbatims["subject"], strict=True)]
     gold["text"] = [texts[r] if r >= 0 else t for r, t in zip(gold["row"], gold["text"], strict=True)]
     dim = vectors.shape[1]
-    embedder = config.get("_embedder")
 
     def matrix(rows: pd.DataFrame) -> pd.DataFrame:
         vecs = np.zeros((len(rows), dim), np.float32)
@@ -172,12 +175,14 @@ def main(
         config["seed"],
     )
     weak = weak_tone_labels(table, config.get("weak_labels", {}).get("tone", {}))
+    standalone = "text" in labels.columns and (labels.get("external_id", pd.Series("", index=labels.index)) == "").any()
+    embedder = make_embedder(params.get("embed", {})) if standalone else None
     model_dir, confusion_dir = Path(model_dir), Path(confusion_dir)
     confusion_dir.mkdir(parents=True, exist_ok=True)
     all_metrics: dict[str, Any] = {}
     for target in config.get("targets", ["tone"]):
         model, metrics, confusion = train_target(
-            target, table, vectors, labels, held_out, config, weak if target == "tone" else None
+            target, table, vectors, labels, held_out, config, weak if target == "tone" else None, embedder
         )
         save_model(model, model_dir / f"{target}.skops")
         confusion.to_csv(confusion_dir / f"{target}.csv", index=False)

@@ -1,0 +1,79 @@
+"""The train stage's core: held-out evaluation, weak labels, standalone labelled texts."""
+
+import numpy as np
+import pandas as pd
+
+from pipeline.train import split_gold, train_target
+
+POS = [
+    "conseillère au top",
+    "très satisfait",
+    "appli rapide, bravo",
+    "service impeccable",
+    "super accueil",
+    "merci beaucoup",
+]
+NEG = ["frais scandaleux", "appli en panne", "injoignable, honteux", "très déçu", "virement bloqué", "arnaque totale"]
+
+
+class FakeEmbedder:
+    name = "fake"
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def encode(self, texts):
+        self.seen += texts
+        return np.ones((len(texts), 4), np.float32)
+
+
+def _table():
+    texts = POS + NEG
+    return pd.DataFrame(
+        {
+            "id": [f"v_{i:016x}" for i in range(len(texts))],
+            "external_id": [f"e{i}" for i in range(len(texts))],
+            "text": texts,
+            "subject": None,
+            "rating": [5.0] * 6 + [1.0] * 6,
+            "has_text": True,
+        }
+    )
+
+
+def test_held_out_rows_are_never_trained_on_and_standalone_texts_are_embedded():
+    table = _table()
+    vectors = np.random.default_rng(0).normal(size=(len(table), 4)).astype(np.float32)
+    labels = pd.DataFrame(
+        {
+            "external_id": list(table["external_id"]) + ["", ""],
+            "text": [""] * len(table) + ["frais abusifs encore", "agence formidable"],
+            "tone": ["positif"] * 6 + ["négatif"] * 6 + ["négatif", "positif"],
+            "label_file": "gold.csv",
+        }
+    )
+    held_out = split_gold(table["id"], pd.Series(["positif"] * 6 + ["négatif"] * 6), 0.34, seed=1)
+    embedder = FakeEmbedder()
+    model, metrics, confusion = train_target("tone", table, vectors, labels, held_out, {"C": 1.0}, None, embedder)
+    assert metrics["n_test"] == len(held_out) == len(confusion)
+    assert metrics["n_train"] == len(table) - len(held_out) + 2
+    assert sorted(set(embedder.seen)) == ["agence formidable", "frais abusifs encore"]
+    assert set(model.classes_) == {"positif", "négatif"}
+
+
+def test_weak_labels_add_rows_outside_gold_and_held_out():
+    table = _table()
+    vectors = np.zeros((len(table), 4), np.float32)
+    labels = pd.DataFrame(
+        {
+            "external_id": list(table["external_id"][:8]),
+            "tone": ["positif"] * 6 + ["négatif"] * 2,
+            "label_file": "gold.csv",
+        }
+    )
+    weak = pd.Series(["positif"] * 6 + ["négatif"] * 6)
+    held_out = {table["id"][0], table["id"][6]}
+    _, metrics, _ = train_target("tone", table, vectors, labels, held_out, {"C": 1.0}, weak)
+    # gold rows 0-7 minus held-out row 0 (row 6 is gold and held out too), plus weak rows 8-11
+    assert metrics["n_weak"] == 4
+    assert metrics["n_train"] == 8 - 2 + 4

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix, hstack
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
@@ -40,7 +41,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     """TF-IDF words and characters + sentence vectors -> linear SVM (or logistic regression).
 
     Args:
-        model: "svc" (LinearSVC; confidence = softmax of the margins) or "logreg".
+        model: "svc" (LinearSVC, probabilities calibrated by Platt scaling on 3 folds) or "logreg".
         C: inverse regularisation strength.
         embedding_weight: scale of the sentence vectors against the TF-IDF block (0 = words only).
         ngram_max: longest word n-gram.
@@ -98,7 +99,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.vectorizer_ = FeatureUnion(blocks)
         matrix = self._matrix(X, fit=True)
         if self.model == "svc":
-            self.estimator_ = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
+            svc = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
+            smallest = int(pd.Series(np.asarray(y)).value_counts().min())
+            # calibrated probabilities make `needs_review` thresholds meaningful; a class with fewer
+            # than 3 examples cannot be cross-validated, then the softmax of the margins is used
+            self.estimator_ = (
+                CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False) if smallest >= 3 else svc
+            )
         elif self.model == "logreg":
             self.estimator_ = LogisticRegression(
                 C=self.C, class_weight=self.class_weight, max_iter=3000, random_state=self.seed
@@ -111,13 +118,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "estimator_")
-        return self.estimator_.decision_function(self._matrix(X))
+        matrix = self._matrix(X)
+        if hasattr(self.estimator_, "decision_function"):
+            return self.estimator_.decision_function(matrix)
+        return self.estimator_.predict_proba(matrix)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Class probabilities (logreg) or a softmax of the SVM margins (svc), rows sum to 1."""
+        """Class probabilities (calibrated, or a softmax of the SVM margins), rows sum to 1."""
         check_is_fitted(self, "estimator_")
         matrix = self._matrix(X)
-        if self.model == "logreg":
+        if hasattr(self.estimator_, "predict_proba"):
             return self.estimator_.predict_proba(matrix)
         scores = self.estimator_.decision_function(matrix)
         if scores.ndim == 1:  # binary: margin of the positive class

@@ -8,6 +8,9 @@ from pathlib import Path
 # What a user opens, most important first; the first that exists is printed last, alone on its
 # line, as the run's main output.
 OUTPUTS = [
+    ("verbatims with tone, qualification, routing", "data/processed/verbatims.parquet"),
+    ("sentences with their tone", "data/processed/sentences.parquet"),
+    ("classifier metrics (held-out gold)", "metrics/train.json"),
     ("verbatims (redacted)", "data/interim/verbatims.parquet"),
     ("quarantine (rows not kept, with reasons)", "data/interim/quarantine.csv"),
     ("ingest counts", "metrics/ingest.json"),

@@ -86,6 +86,30 @@ def test_classifiers_trained_and_evaluated_on_held_out_gold(project):
     assert "held out" in (project / "models/classifiers/MODEL_CARD.md").read_text()
 
 
+def test_scored_table_has_the_routing_columns(project):
+    scored = pd.read_parquet(project / "data/processed/verbatims.parquet")
+    expected = {
+        "tone",
+        "tone_score",
+        "qualification",
+        "modality",
+        "service",
+        "priority",
+        "needs_review",
+        "churn_risk",
+        "repeat_complainer",
+        "draft_reply",
+    }
+    assert expected <= set(scored.columns)
+    with_text = scored[scored["has_text"]]
+    assert set(with_text["tone"]) <= {"positif", "négatif", "neutre", "mitigé"}
+    assert with_text["tone_score"].between(-1, 1).all()
+    assert with_text["draft_reply"].str.len().gt(20).all()
+    assert scored["churn_risk"].sum() > 10 and scored["repeat_complainer"].sum() > 0
+    sentences = pd.read_parquet(project / "data/processed/sentences.parquet")
+    assert set(sentences["id"]) <= set(scored["id"]) and len(sentences) > len(with_text)
+
+
 def test_second_repro_does_nothing_and_outputs_are_identical(project):
     before = pd.read_parquet(project / "data/interim/verbatims.parquet")
     dvc = Path(sys.executable).parent / "dvc"

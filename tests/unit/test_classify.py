@@ -26,8 +26,8 @@ NEG = [
 
 
 def _data(with_vectors: bool):
-    texts = POS + NEG
-    y = ["positif"] * len(POS) + ["négatif"] * len(NEG)
+    texts = (POS + NEG) * 2
+    y = (["positif"] * len(POS) + ["négatif"] * len(NEG)) * 2
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(texts), 8)).astype(np.float32) if with_vectors else None
     return features(texts, vectors), y

@@ -1,0 +1,228 @@
+"""Stage `score`: what each verbatim says and who must act, from the trained classifiers.
+
+In:  `data/interim/verbatims.parquet`, `data/interim/embeddings.npy`, `models/classifiers/`.
+Out: - `data/processed/verbatims.parquet`: the table plus tone (positif / négatif / neutre /
+       mitigé), tone_score (P(positif) - P(négatif)), qualification, modality, service, priority
+       (crossed with the customer's segment), needs_review, churn_risk, repeat_complainer,
+       draft_reply, and each prediction's confidence;
+     - `data/processed/sentences.parquet`: one row per sentence with its own tone, so that "le
+       conseiller est top mais les frais sont scandaleux" shows both parts;
+     - `data/labels/to_review.csv`: the active-learning queue, the least confident verbatims in
+       the labels-file format (ignored by DVC and by training until renamed, see README).
+
+Sentence vectors are cached by text hash in their own folder (DVC `persist`).
+
+Run: python -m pipeline.score VERBATIMS EMBEDDINGS MODEL_DIR SENTENCE_CACHE OUT SENTENCES_OUT QUEUE_OUT
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.classify import TextClassifier, features
+from pipeline.embed import Embedder, EmbeddingCache, analysis_text, embed_texts, make_embedder
+from pipeline.labels import read_label_files
+from pipeline.predict import load_models
+
+log = logging.getLogger("voix.score")
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[^\s])|\n\s*\n")
+_WRAPPED_LINE = re.compile(r"(?<!\n)\n(?!\n)")
+PRIORITY_LEVELS = ["minime", "moyen", "fort", "critique"]
+
+
+def split_sentences(text: str, min_words: int = 3) -> list[str]:
+    """Sentences of a verbatim: end punctuation and blank lines split; a single line break (an
+    email wrapped at 72 characters) does not. Pieces under `min_words` words ("Bonjour,",
+    "Cordialement") are left out: they carry no judgement."""
+    text = _WRAPPED_LINE.sub(" ", text or "")
+    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    return [p for p in parts if len(p.split()) >= min_words]
+
+
+def tone_from_sentences(verbatim_tone: str, sentence_probas: list[dict[str, float]], threshold: float) -> str:
+    """`mitigé` when one sentence is confidently positive and another confidently negative."""
+    positive = any(p.get("positif", 0) >= threshold for p in sentence_probas)
+    negative = any(p.get("négatif", 0) >= threshold for p in sentence_probas)
+    return "mitigé" if positive and negative else verbatim_tone
+
+
+def cross_priority(priority: str, segment: str | None, escalate: dict[str, int]) -> str:
+    """Raise the priority by the number of levels the customer's segment calls for."""
+    if priority not in PRIORITY_LEVELS:
+        return priority
+    step = int(escalate.get(str(segment), 0)) if segment else 0
+    if step and PRIORITY_LEVELS.index(priority) >= 1:  # a minor annoyance stays minor
+        return PRIORITY_LEVELS[min(len(PRIORITY_LEVELS) - 1, PRIORITY_LEVELS.index(priority) + step)]
+    return priority
+
+
+def repeat_complainers(table: pd.DataFrame, complaint_labels: list[str]) -> pd.Series:
+    """True for a complaint whose (pseudonymised) customer already complained before it."""
+    complaint = table["qualification"].isin(complaint_labels) & table["customer_id"].notna()
+    ordered = table[complaint].sort_values(["date", "id"], na_position="last")
+    previous = ordered.groupby("customer_id").cumcount()
+    result = pd.Series(False, index=table.index)
+    result.loc[previous.index] = previous.to_numpy() > 0
+    return result
+
+
+def draft_reply(row: pd.Series, templates: dict[str, Any]) -> str:
+    """A reply for a person to validate, from the editable templates of params.yaml."""
+    lang = row.get("lang") if row.get("lang") in templates else "fr"
+    by_lang = templates.get(lang, {})
+    template = by_lang.get(row.get("qualification")) or by_lang.get("default", "")
+    return template.format(service=row.get("service", ""), theme=row.get("theme", ""))
+
+
+def score_table(
+    table: pd.DataFrame,
+    vectors: np.ndarray,
+    models: dict[str, TextClassifier],
+    embedder: Embedder | None,
+    config: dict[str, Any],
+    cache: EmbeddingCache | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add every prediction and routing column; return the table and its sentences."""
+    texts = [analysis_text(t, s) for t, s in zip(table["text"], table["subject"], strict=True)]
+    X = features(texts, vectors)
+    out = table.copy()
+    confidences = {}
+    for target, model in models.items():
+        proba = model.predict_proba(X)
+        out[target] = model.classes_[proba.argmax(axis=1)]
+        out[f"{target}_confidence"] = proba.max(axis=1).round(4)
+        confidences[target] = proba.max(axis=1)
+        if target == "tone":
+            classes = list(model.classes_)
+            p_pos = proba[:, classes.index("positif")] if "positif" in classes else 0
+            p_neg = proba[:, classes.index("négatif")] if "négatif" in classes else 0
+            out["tone_score"] = np.round(p_pos - p_neg, 4)
+    sentences = _sentence_tones(out, models.get("tone"), embedder, config, cache)
+    if "tone" in models and len(sentences):
+        threshold = config.get("mixed_threshold", 0.6)
+        per_verbatim = sentences.groupby("id")[["p_positif", "p_négatif"]].max()
+        both = per_verbatim[(per_verbatim["p_positif"] >= threshold) & (per_verbatim["p_négatif"] >= threshold)].index
+        out.loc[out["id"].isin(both), "tone"] = "mitigé"
+    no_text = ~out["has_text"].astype(bool)
+    for target in models:
+        out.loc[no_text, target] = None
+        out.loc[no_text, f"{target}_confidence"] = np.nan
+    key_targets = [t for t in config.get("review_targets", ["tone", "qualification", "service"]) if t in confidences]
+    if key_targets:
+        lowest = np.min([confidences[t] for t in key_targets], axis=0)
+        out["needs_review"] = (lowest < config.get("review_threshold", 0.5)) & ~no_text
+    if "priority" in out:
+        escalate = config.get("segment_escalation", {})
+        out["priority"] = [
+            cross_priority(p, s, escalate) if p else p for p, s in zip(out["priority"], out["segment"], strict=True)
+        ]
+    churn_words = re.compile("|".join(config.get("churn_patterns", [])) or r"(?!x)x", re.I)
+    model_churn = out["churn"].astype(str).eq("1") if "churn" in out else False
+    out["churn_risk"] = (model_churn | out["text"].fillna("").str.contains(churn_words)) & ~no_text
+    if "qualification" in out:
+        out["repeat_complainer"] = repeat_complainers(
+            out, config.get("complaint_labels", ["réclamation", "critique", "incident"])
+        )
+    templates = config.get("reply_templates", {})
+    out["draft_reply"] = [
+        draft_reply(row, templates) if has else None
+        for (_, row), has in zip(out.iterrows(), out["has_text"], strict=True)
+    ]
+    return out, sentences
+
+
+def _sentence_tones(
+    table: pd.DataFrame,
+    tone: TextClassifier | None,
+    embedder: Embedder | None,
+    config: dict[str, Any],
+    cache: EmbeddingCache | None,
+) -> pd.DataFrame:
+    rows = [
+        (vid, i, s)
+        for vid, text in zip(table["id"], table["text"], strict=True)
+        for i, s in enumerate(split_sentences(text))
+    ]
+    sentences = pd.DataFrame(rows, columns=["id", "sentence_index", "sentence"])
+    if tone is None or sentences.empty:
+        return sentences
+    vectors = (
+        embed_texts(sentences["sentence"].tolist(), embedder, cache)
+        if embedder is not None and tone.n_embedding_
+        else None
+    )
+    proba = tone.predict_proba(features(sentences["sentence"].tolist(), vectors))
+    classes = list(tone.classes_)
+    sentences["tone"] = tone.classes_[proba.argmax(axis=1)]
+    sentences["tone_confidence"] = proba.max(axis=1).round(4)
+    for label in ("positif", "négatif"):
+        sentences[f"p_{label}"] = proba[:, classes.index(label)].round(4) if label in classes else 0.0
+    return sentences
+
+
+def review_queue(scored: pd.DataFrame, labels: pd.DataFrame, targets: list[str], size: int) -> pd.DataFrame:
+    """The `size` least confident unlabelled verbatims, in the labels-file format."""
+    labelled = set(labels["external_id"]) if "external_id" in labels else set()
+    pool = scored[scored["has_text"] & ~scored["external_id"].isin(labelled)].copy()
+    conf_cols = [f"{t}_confidence" for t in targets if f"{t}_confidence" in pool]
+    pool["min_confidence"] = pool[conf_cols].min(axis=1) if conf_cols else 0.0
+    queue = pool.nsmallest(size, "min_confidence")
+    out = pd.DataFrame({"external_id": queue["external_id"], "text": queue["text"]})
+    for target in targets:
+        out[target] = ""
+        if target in queue:
+            out[f"suggested_{target}"] = queue[target].to_numpy()
+    out["min_confidence"] = queue["min_confidence"].round(3).to_numpy()
+    return out
+
+
+def main(
+    verbatims: Path,
+    embeddings: Path,
+    model_dir: Path,
+    sentence_cache: Path,
+    out: Path,
+    sentences_out: Path,
+    queue_out: Path,
+    params_file: Path = Path("params.yaml"),
+) -> None:
+    """Score every verbatim with the trained models and write the review queue."""
+    from pipeline.params import load_params
+
+    params = load_params(params_file)
+    config = params.get("score", {})
+    table = pd.read_parquet(verbatims)
+    vectors = np.load(embeddings)
+    models, manifest = load_models(model_dir)
+    embedder = make_embedder(params.get("embed", {})) if manifest.get("embedding") else None
+    cache = EmbeddingCache(sentence_cache, embedder.name) if embedder is not None else None
+    scored, sentences = score_table(table, vectors, models, embedder, config, cache)
+    if cache is not None:
+        cache.save()
+    for path in (out, sentences_out, queue_out):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    scored.to_parquet(out, index=False)
+    sentences.to_parquet(sentences_out, index=False)
+    labels = read_label_files(Path(queue_out).parent)
+    review_queue(scored, labels, list(models), config.get("queue_size", 50)).to_csv(queue_out, index=False)
+    log.info(
+        "%d verbatims scored, %d sentences; %d need review, %d churn risks, %d repeat complainers",
+        len(scored),
+        len(sentences),
+        int(scored.get("needs_review", pd.Series(dtype=bool)).sum()),
+        int(scored["churn_risk"].sum()),
+        int(scored.get("repeat_complainer", pd.Series(dtype=bool)).sum()),
+    )
+
+
+if __name__ == "__main__":
+    from pipeline.cli import run_stage
+
+    run_stage(main)

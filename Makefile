@@ -38,6 +38,7 @@ lint: install
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_ingest
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_classify
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_cli
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

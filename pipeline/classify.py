@@ -24,6 +24,24 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 EMB_PREFIX = "emb_"
+MODEL_PARAMS = (
+    "model",
+    "C",
+    "embedding_weight",
+    "weight_grid",
+    "class_weight",
+    "ngram_max",
+    "min_df",
+    "char_ngram_max",
+)
+
+
+def model_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The `TextClassifier` arguments found in a `train` section of params.yaml."""
+    params = {k: config[k] for k in MODEL_PARAMS if k in config}
+    if "weight_grid" in params:
+        params["weight_grid"] = tuple(float(w) for w in params["weight_grid"])
+    return params
 
 
 def features(texts: list[str] | pd.Series, vectors: np.ndarray | None = None) -> pd.DataFrame:
@@ -43,7 +61,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     Args:
         model: "svc" (LinearSVC, probabilities calibrated by Platt scaling on 3 folds) or "logreg".
         C: inverse regularisation strength.
-        embedding_weight: scale of the sentence vectors against the TF-IDF block (0 = words only).
+        embedding_weight: scale of the sentence vectors against the TF-IDF block (0 = words only),
+            or "auto": chosen among `weight_grid` by a 3-fold cross-validation on the training
+            data only (sentence vectors help much on short intents, little on long reviews).
+        weight_grid: the candidate weights of "auto".
         ngram_max: longest word n-gram.
         min_df: minimal document frequency of a word n-gram.
         char_ngram_max: longest character n-gram (0 = no character features).
@@ -55,7 +76,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self,
         model: str = "svc",
         C: float = 0.5,
-        embedding_weight: float = 1.0,
+        embedding_weight: float | str = "auto",
+        weight_grid: tuple[float, ...] = (0.5, 1.0, 2.0),
         ngram_max: int = 2,
         min_df: int = 1,
         char_ngram_max: int = 5,
@@ -65,6 +87,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.model = model
         self.C = C
         self.embedding_weight = embedding_weight
+        self.weight_grid = weight_grid
         self.ngram_max = ngram_max
         self.min_df = min_df
         self.char_ngram_max = char_ngram_max
@@ -77,12 +100,40 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         emb_cols = [c for c in X.columns if str(c).startswith(EMB_PREFIX)]
         if fit:
             self.n_embedding_ = len(emb_cols)
-        if self.n_embedding_ and self.embedding_weight:
+        if self.n_embedding_ and (fit or self.weight_):
             if len(emb_cols) != self.n_embedding_:
                 raise ValueError(f"expected {self.n_embedding_} embedding columns, got {len(emb_cols)}")
-            dense = X[emb_cols].to_numpy(dtype=np.float32) * self.embedding_weight
-            return hstack([words, csr_matrix(dense)]).tocsr()
-        return words
+            dense = X[emb_cols].to_numpy(dtype=np.float32)
+            return words, dense
+        return words, None
+
+    def _stack(self, words, dense, weight: float):
+        if dense is None or not weight:
+            return words
+        return hstack([words, csr_matrix(dense * weight)]).tocsr()
+
+    def _choose_weight(self, words, dense, y: np.ndarray) -> float:
+        """The embedding weight of the grid with the best 3-fold accuracy on the training data."""
+        from sklearn.model_selection import StratifiedKFold
+
+        if dense is None:
+            return 0.0
+        if self.embedding_weight != "auto":
+            return float(self.embedding_weight)
+        counts = pd.Series(y).value_counts()
+        if len(y) < 30 or counts.min() < 3:
+            return float(self.weight_grid[len(self.weight_grid) // 2])
+        folds = list(StratifiedKFold(3, shuffle=True, random_state=self.seed).split(np.zeros(len(y)), y))
+        scores = {}
+        for weight in self.weight_grid:
+            matrix = self._stack(words, dense, weight)
+            correct = 0
+            for train, test in folds:
+                svc = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
+                correct += int((svc.fit(matrix[train], y[train]).predict(matrix[test]) == y[test]).sum())
+            scores[float(weight)] = correct / len(y)
+        self.weight_scores_ = [[w, round(v, 4)] for w, v in scores.items()]
+        return max(scores, key=lambda w: (scores[w], -abs(w - 1.0)))
 
     def fit(self, X: pd.DataFrame, y: Any) -> TextClassifier:
         """Learn the vocabulary and the linear model from labelled texts."""
@@ -97,10 +148,17 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 )
             )
         self.vectorizer_ = FeatureUnion(blocks)
-        matrix = self._matrix(X, fit=True)
+        words, dense = self._matrix(X, fit=True)
+        for _, vectorizer in self.vectorizer_.transformer_list:
+            # the terms cut by min_df are only kept for introspection: dropping them shrinks the model
+            if hasattr(vectorizer, "stop_words_"):
+                del vectorizer.stop_words_
+        y = np.asarray(y)
+        self.weight_ = self._choose_weight(words, dense, y)
+        matrix = self._stack(words, dense, self.weight_)
         if self.model == "svc":
             svc = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
-            smallest = int(pd.Series(np.asarray(y)).value_counts().min())
+            smallest = int(pd.Series(y).value_counts().min())
             # calibrated probabilities make `needs_review` thresholds meaningful; a class with fewer
             # than 3 examples cannot be cross-validated, then the softmax of the margins is used
             self.estimator_ = (
@@ -112,21 +170,24 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             )
         else:
             raise ValueError(f"unknown model {self.model!r}: use 'svc' or 'logreg'")
-        self.estimator_.fit(matrix, np.asarray(y))
+        self.estimator_.fit(matrix, y)
         self.classes_ = self.estimator_.classes_
         return self
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+    def transform_features(self, X: pd.DataFrame):
+        """The model's input matrix for X (TF-IDF blocks and weighted vectors)."""
         check_is_fitted(self, "estimator_")
-        matrix = self._matrix(X)
+        return self._stack(*self._matrix(X), self.weight_)
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        matrix = self.transform_features(X)
         if hasattr(self.estimator_, "decision_function"):
             return self.estimator_.decision_function(matrix)
         return self.estimator_.predict_proba(matrix)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities (calibrated, or a softmax of the SVM margins), rows sum to 1."""
-        check_is_fitted(self, "estimator_")
-        matrix = self._matrix(X)
+        matrix = self.transform_features(X)
         if hasattr(self.estimator_, "predict_proba"):
             return self.estimator_.predict_proba(matrix)
         scores = self.estimator_.decision_function(matrix)
@@ -138,16 +199,56 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return exp / exp.sum(axis=1, keepdims=True)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(self._matrix(X))
+        return self.estimator_.predict(self.transform_features(X))
+
+
+class AnchorClassifier(ClassifierMixin, BaseEstimator):
+    """For a target with no labels yet: cosine similarity of sentence vectors to a few anchors.
+
+    Each class is the (normalised) mean vector of its anchor sentences, written in params.yaml
+    (`train.anchors`); a text gets the class it is closest to, probabilities by a softmax of the
+    similarities over `temperature`. Works from the first run; labels replace it when they exist.
+    """
+
+    def __init__(self, temperature: float = 0.05) -> None:
+        self.temperature = temperature
+
+    def _vectors(self, X: pd.DataFrame) -> np.ndarray:
+        cols = [c for c in X.columns if str(c).startswith(EMB_PREFIX)]
+        if not cols:
+            raise ValueError("AnchorClassifier needs sentence vectors (emb_ columns)")
+        vectors = X[cols].to_numpy(dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def fit(self, X: pd.DataFrame, y: Any) -> AnchorClassifier:
+        vectors, y = self._vectors(X), np.asarray(y)
+        self.classes_ = np.array(sorted(set(y.tolist())))
+        centroids = np.vstack([vectors[y == c].mean(axis=0) for c in self.classes_])
+        self.centroids_ = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+        self.n_embedding_ = vectors.shape[1]
+        self.weight_ = 1.0
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "centroids_")
+        scores = self._vectors(X) @ self.centroids_.T / self.temperature
+        scores = scores - scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
 def save_model(model: TextClassifier, path: Path) -> None:
     """Save with skops (no raw pickle)."""
+    import zipfile
+
     import skops.io as sio
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(model, path)
+    # skops writes the vocabulary as JSON: deflate divides the file size by ~20
+    sio.dump(model, path, compression=zipfile.ZIP_DEFLATED, compresslevel=6)
 
 
 def load_model(path: Path) -> TextClassifier:

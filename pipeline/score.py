@@ -1,6 +1,7 @@
 """Stage `score`: what each verbatim says and who must act, from the trained classifiers.
 
-In:  `data/interim/verbatims.parquet`, `data/interim/embeddings.npy`, `models/classifiers/`.
+In:  `data/interim/verbatims.parquet`, `data/interim/embeddings.npy`, `models/classifiers/`,
+     `data/interim/sentences.parquet` (stage `nlp`).
 Out: - `data/processed/verbatims.parquet`: the table plus tone (positif / négatif / neutre /
        mitigé), tone_score (P(positif) - P(négatif)), qualification, modality, service, priority
        (crossed with the customer's segment), needs_review, churn_risk, repeat_complainer,
@@ -12,7 +13,7 @@ Out: - `data/processed/verbatims.parquet`: the table plus tone (positif / négat
 
 Sentence vectors are cached by text hash in their own folder (DVC `persist`).
 
-Run: python -m pipeline.score VERBATIMS EMBEDDINGS MODEL_DIR SENTENCE_CACHE OUT SENTENCES_OUT QUEUE_OUT
+Run: python -m pipeline.score VERBATIMS EMBEDDINGS SENTENCES MODEL_DIR SENTENCE_CACHE OUT SENTENCES_OUT QUEUE_OUT
 """
 
 from __future__ import annotations
@@ -32,18 +33,7 @@ from pipeline.predict import load_models
 
 log = logging.getLogger("voix.score")
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[^\s])|\n\s*\n")
-_WRAPPED_LINE = re.compile(r"(?<!\n)\n(?!\n)")
 PRIORITY_LEVELS = ["minime", "moyen", "fort", "critique"]
-
-
-def split_sentences(text: str, min_words: int = 3) -> list[str]:
-    """Sentences of a verbatim: end punctuation and blank lines split; a single line break (an
-    email wrapped at 72 characters) does not. Pieces under `min_words` words ("Bonjour,",
-    "Cordialement") are left out: they carry no judgement."""
-    text = _WRAPPED_LINE.sub(" ", text or "")
-    parts = [p.strip() for p in _SENTENCE_END.split(text)]
-    return [p for p in parts if len(p.split()) >= min_words]
 
 
 def tone_from_sentences(verbatim_tone: str, sentence_probas: list[dict[str, float]], threshold: float) -> str:
@@ -87,9 +77,14 @@ def score_table(
     models: dict[str, TextClassifier],
     embedder: Embedder | None,
     config: dict[str, Any],
+    sentences: pd.DataFrame | None = None,
     cache: EmbeddingCache | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Add every prediction and routing column; return the table and its sentences."""
+    """Add every prediction and routing column; return the table and its sentences.
+
+    `sentences` are the `nlp` stage's (one row per sentence, with `id` and `n_words`); when None
+    they are computed here (spaCy), as `voix predict` does.
+    """
     texts = [analysis_text(t, s) for t, s in zip(table["text"], table["subject"], strict=True)]
     X = features(texts, vectors)
     out = table.copy()
@@ -104,12 +99,19 @@ def score_table(
             p_pos = proba[:, classes.index("positif")] if "positif" in classes else 0
             p_neg = proba[:, classes.index("négatif")] if "négatif" in classes else 0
             out["tone_score"] = np.round(p_pos - p_neg, 4)
-    sentences = _sentence_tones(out, models.get("tone"), embedder, config, cache)
+    if sentences is None:
+        from pipeline.nlp import Analyzer, analyse_table
+
+        sentences, _ = analyse_table(out, Analyzer())
+    sentences = _sentence_tones(sentences, models.get("tone"), embedder, config, cache)
     if "tone" in models and len(sentences):
         threshold = config.get("mixed_threshold", 0.6)
         per_verbatim = sentences.groupby("id")[["p_positif", "p_négatif"]].max()
         both = per_verbatim[(per_verbatim["p_positif"] >= threshold) & (per_verbatim["p_négatif"] >= threshold)].index
-        out.loc[out["id"].isin(both), "tone"] = "mitigé"
+        # the whole-verbatim model has seen mixed examples too: the sentences only overrule it where
+        # it hesitates (`mixed_max_confidence`), so a clear complaint with a polite line stays négatif
+        unsure = out["tone_confidence"] < config.get("mixed_max_confidence", 1.01)
+        out.loc[out["id"].isin(both) & unsure, "tone"] = "mitigé"
     no_text = ~out["has_text"].astype(bool)
     for target in models:
         out.loc[no_text, target] = None
@@ -139,18 +141,15 @@ def score_table(
 
 
 def _sentence_tones(
-    table: pd.DataFrame,
+    sentences: pd.DataFrame,
     tone: TextClassifier | None,
     embedder: Embedder | None,
     config: dict[str, Any],
     cache: EmbeddingCache | None,
 ) -> pd.DataFrame:
-    rows = [
-        (vid, i, s)
-        for vid, text in zip(table["id"], table["text"], strict=True)
-        for i, s in enumerate(split_sentences(text))
-    ]
-    sentences = pd.DataFrame(rows, columns=["id", "sentence_index", "sentence"])
+    """Tone of every sentence of at least `sentence_min_words` words ("Bonjour," carries none)."""
+    keep = sentences["n_words"] >= config.get("sentence_min_words", 3)
+    sentences = sentences.loc[keep, ["id", "sentence_index", "sentence", "start", "end", "lang"]].reset_index(drop=True)
     if tone is None or sentences.empty:
         return sentences
     vectors = (
@@ -186,6 +185,7 @@ def review_queue(scored: pd.DataFrame, labels: pd.DataFrame, targets: list[str],
 def main(
     verbatims: Path,
     embeddings: Path,
+    sentences_in: Path,
     model_dir: Path,
     sentence_cache: Path,
     out: Path,
@@ -203,7 +203,7 @@ def main(
     models, manifest = load_models(model_dir)
     embedder = make_embedder(params.get("embed", {})) if manifest.get("embedding") else None
     cache = EmbeddingCache(sentence_cache, embedder.name) if embedder is not None else None
-    scored, sentences = score_table(table, vectors, models, embedder, config, cache)
+    scored, sentences = score_table(table, vectors, models, embedder, config, pd.read_parquet(sentences_in), cache)
     if cache is not None:
         cache.save()
     for path in (out, sentences_out, queue_out):

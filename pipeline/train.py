@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import train_test_split
 
-from pipeline.classify import TextClassifier, features, save_model
+from pipeline.classify import AnchorClassifier, TextClassifier, features, model_params, save_model
 from pipeline.embed import Embedder, analysis_text, make_embedder
 from pipeline.labels import join_labels, read_label_files, weak_tone_labels
 
@@ -110,11 +110,7 @@ def train_target(
             }
         )
         train_rows = pd.concat([train_rows, extra], ignore_index=True)
-    params = {
-        k: config[k]
-        for k in ("model", "C", "embedding_weight", "class_weight", "ngram_max", "min_df", "char_ngram_max")
-        if k in config
-    }
+    params = model_params(config)
     model = TextClassifier(seed=config.get("seed", 42), **params)
     model.fit(matrix(train_rows), train_rows[target])
     predicted = model.predict(matrix(test_rows)) if len(test_rows) else np.array([])
@@ -124,6 +120,14 @@ def train_target(
     everything = pd.concat([train_rows, test_rows], ignore_index=True)
     final = TextClassifier(seed=config.get("seed", 42), **params).fit(matrix(everything), everything[target])
     return final, metrics, confusion
+
+
+def anchor_model(target: str, anchors: dict[str, list[str]], embedder: Embedder) -> AnchorClassifier:
+    """A similarity model from the anchor sentences of params.yaml (no labels needed)."""
+    texts = [t for texts in anchors.values() for t in texts]
+    classes = [c for c, texts in anchors.items() for _ in texts]
+    log.warning("%s: no labels, using the %d anchor sentences of params.yaml (train.anchors)", target, len(texts))
+    return AnchorClassifier().fit(features(texts, embedder.encode(texts)), classes)
 
 
 def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
@@ -144,6 +148,9 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for target, m in metrics.items():
+        if "accuracy" not in m:
+            lines.append(f"| {target} | no labels: similarity to {m.get('n_anchors', 0)} anchor sentences | | | | |")
+            continue
         lines.append(
             f"| {target} | {m['accuracy']} | {m['macro_f1']} | {m['majority_baseline']} | {m['n_train']} | {m['n_test']} |"
         )
@@ -168,11 +175,16 @@ def main(
     vectors = np.load(embeddings)
     labels = read_label_files(labels_dir)
     tone_gold = join_labels(table, labels, "tone")
-    held_out = split_gold(
-        table["id"].iloc[tone_gold["row"]].reset_index(drop=True),
-        tone_gold["tone"].reset_index(drop=True),
-        config.get("test_size", 0.3),
-        config["seed"],
+    tone_gold = tone_gold[tone_gold["row"] >= 0]  # standalone examples are never held out
+    held_out = (
+        split_gold(
+            table["id"].iloc[tone_gold["row"].to_numpy(dtype=int)].reset_index(drop=True),
+            tone_gold["tone"].reset_index(drop=True),
+            config.get("test_size", 0.3),
+            config["seed"],
+        )
+        if len(tone_gold) >= 10
+        else set()
     )
     weak = weak_tone_labels(table, config.get("weak_labels", {}).get("tone", {}))
     standalone = "text" in labels.columns and (labels.get("external_id", pd.Series("", index=labels.index)) == "").any()
@@ -180,11 +192,26 @@ def main(
     model_dir, confusion_dir = Path(model_dir), Path(confusion_dir)
     confusion_dir.mkdir(parents=True, exist_ok=True)
     all_metrics: dict[str, Any] = {}
+    anchors = config.get("anchors") or {}
+    classes: dict[str, list[str]] = {}
     for target in config.get("targets", ["tone"]):
+        n_labels = len(join_labels(table, labels, target)) + (int((weak != "").sum()) if target == "tone" else 0)
+        if n_labels < config.get("min_labels", 20):
+            if target not in anchors:
+                log.warning("%s: %d labels (< train.min_labels) and no anchors: not trained", target, n_labels)
+                continue
+            embedder = embedder or make_embedder(params.get("embed", {}))
+            model = anchor_model(target, anchors[target], embedder)
+            save_model(model, model_dir / f"{target}.skops")
+            classes[target] = [str(c) for c in model.classes_]
+            all_metrics[target] = {"n_anchors": sum(len(v) for v in anchors[target].values())}
+            pd.DataFrame(columns=["actual", "predicted"]).to_csv(confusion_dir / f"{target}.csv", index=False)
+            continue
         model, metrics, confusion = train_target(
             target, table, vectors, labels, held_out, config, weak if target == "tone" else None, embedder
         )
         save_model(model, model_dir / f"{target}.skops")
+        classes[target] = [str(c) for c in model.classes_]
         confusion.to_csv(confusion_dir / f"{target}.csv", index=False)
         all_metrics[target] = metrics
         log.info(
@@ -204,14 +231,10 @@ def main(
         "trained_on": date.today().isoformat(),
         "seed": config["seed"],
         "targets": list(all_metrics),
-        "classes": {t: sorted(set(join_labels(table, labels, t)[t])) for t in all_metrics},
+        "classes": classes,
         "embedding": meta.get("backend", "unknown"),
         "embed_config": params.get("embed", {}),
-        "config": {
-            k: v
-            for k, v in config.items()
-            if k in ("model", "C", "embedding_weight", "class_weight", "ngram_max", "min_df", "char_ngram_max")
-        },
+        "config": model_params(config),
         "label_files": sorted(set(labels["label_file"])) if len(labels) else [],
         "held_out": len(held_out),
     }

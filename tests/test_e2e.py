@@ -118,3 +118,43 @@ def test_second_repro_does_nothing_and_outputs_are_identical(project):
     assert run.returncode == 0
     assert "didn't change" in run.stdout or "is cached" in run.stdout or "up to date" in run.stdout
     pd.testing.assert_frame_equal(before, pd.read_parquet(project / "data/interim/verbatims.parquet"))
+
+
+def _dvc(project: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+    dvc = Path(sys.executable).parent / "dvc"
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+    }
+    run = subprocess.run([str(dvc), *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+def test_retraining_from_scratch_gives_identical_predictions(project):
+    columns = ["id", "tone", "tone_score", "qualification", "service", "priority", "needs_review"]
+    before = pd.read_parquet(project / "data/processed/verbatims.parquet", columns=columns)
+    _dvc(project, "repro", "--force", "--single-item", "train")
+    _dvc(project, "repro", "--force", "--single-item", "score")
+    pd.testing.assert_frame_equal(
+        before, pd.read_parquet(project / "data/processed/verbatims.parquet", columns=columns)
+    )
+
+
+def test_fifty_new_labelled_rows_retrain_and_show_in_metrics_diff(project):
+    """A user adds 50 labelled examples (standalone texts) and re-runs: `dvc metrics diff` shows it."""
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"], cwd=project, check=True
+    )
+    gold = pd.read_csv(project / "data/labels/gold_avis_plateformes.csv", dtype=str, keep_default_na=False)
+    table = pd.read_parquet(project / "data/interim/verbatims.parquet", columns=["external_id", "text"])
+    new = gold.merge(table, on="external_id").head(50).drop(columns=["external_id"])
+    new["text"] = new["text"].str.replace(r"(?i)\bagence\b", "succursale", regex=True) + " (reçu par courrier)"
+    new.to_csv(project / "data/labels/new_examples.csv", index=False)
+    run = _dvc(project, "repro")
+    assert "Running stage 'train'" in run.stdout and "Running stage 'ingest" not in run.stdout
+    diff = json.loads(_dvc(project, "metrics", "diff", "--json").stdout)
+    changed = diff["metrics/train.json"]
+    assert changed["tone.n_train"]["diff"] == 50

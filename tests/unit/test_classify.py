@@ -80,3 +80,31 @@ def test_weak_tone_labels_from_stars_and_nps():
     )
     config = {"rating": {"négatif": [1, 2], "positif": [4, 5]}, "nps": {"négatif": [0, 4], "positif": [9, 10]}}
     assert weak_tone_labels(frame, config).tolist() == ["négatif", "", "positif", "négatif", ""]
+
+
+def test_auto_embedding_weight_is_chosen_by_cross_validation_on_training_rows():
+    rng = np.random.default_rng(0)
+    # the words are noise; only the vectors carry the label: the widest weight must win
+    y = np.array(["a", "b"] * 30)
+    texts = [f"mot{rng.integers(1000)} autre{rng.integers(1000)}" for _ in y]
+    vectors = rng.normal(size=(len(y), 8)).astype(np.float32) * 0.05
+    vectors[:, 0] += np.where(y == "a", 0.5, -0.5)
+    model = TextClassifier(embedding_weight="auto", weight_grid=(0.1, 3.0)).fit(features(texts, vectors), y)
+    assert model.weight_ == 3.0
+    assert dict((w, s) for w, s in model.weight_scores_)[3.0] > 0.9
+    fixed = TextClassifier(embedding_weight=0.5).fit(features(texts, vectors), y)
+    assert fixed.weight_ == 0.5 and not hasattr(fixed, "weight_scores_")
+
+
+def test_anchor_classifier_needs_no_labels_but_vectors(tmp_path):
+    from pipeline.classify import AnchorClassifier
+
+    anchors = np.array([[1, 0, 0], [0, 1, 0], [0.9, 0.1, 0]], np.float32)
+    model = AnchorClassifier().fit(features(["a", "b", "c"], anchors), ["pos", "neg", "pos"])
+    proba = model.predict_proba(features(["x", "y"], np.array([[0.8, 0.2, 0.1], [0.1, 0.9, 0.3]], np.float32)))
+    assert model.classes_.tolist() == ["neg", "pos"]
+    assert proba.argmax(axis=1).tolist() == [1, 0] and np.allclose(proba.sum(axis=1), 1)
+    save_model(model, tmp_path / "anchor.skops")
+    assert load_model(tmp_path / "anchor.skops").predict(features(["x"], np.array([[1, 0, 0]], np.float32)))[0] == "pos"
+    with pytest.raises(ValueError):
+        model.predict(features(["no vectors"]))

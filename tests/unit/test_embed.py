@@ -71,3 +71,24 @@ def test_analysis_text_prefixes_the_subject():
     assert analysis_text("Toujours rien.", "RE: TR: Carte bloquée") == "Carte bloquée\nToujours rien."
     assert analysis_text("Carte bloquée depuis hier", "Carte bloquée") == "Carte bloquée depuis hier"
     assert analysis_text(None, float("nan")) == ""
+
+
+def test_language_experts_fill_only_their_language():
+    from pipeline.embed import ExpertEmbedder
+
+    class Const:
+        def __init__(self, name, dim, value):
+            self.name, self.dim, self.value, self.seen = name, dim, value, []
+
+        def encode(self, texts):
+            self.seen += texts
+            return np.full((len(texts), self.dim), self.value, np.float32)
+
+    base, english = Const("base", 3, 1.0), Const("en-model", 2, 2.0)
+    embedder = ExpertEmbedder(base, {"en": english})
+    texts = ["Le conseiller m'a très bien reçu à l'agence", "The app keeps crashing since the update"]
+    vectors = embedder.encode(texts)
+    assert vectors.shape == (2, 5) and embedder.dim == 5 and "en:en-model" in embedder.name
+    assert vectors[0].tolist() == [1, 1, 1, 0, 0]  # French: base block, zeros for the English expert
+    assert vectors[1].tolist() == [1, 1, 1, 2, 2]
+    assert english.seen == [texts[1]]

@@ -84,3 +84,48 @@ def test_missing_text_column_is_a_clear_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "no `text` column" in result.output
+
+
+def test_predict_with_the_pipeline_models_adds_the_score_columns(tmp_path):
+    from pipeline.classify import TextClassifier, features, save_model
+    from tests.conftest import ROOT
+
+    pos = ["conseillère au top, merci", "très satisfait de l'agence", "great service, thank you", "appli parfaite"]
+    neg = ["frais scandaleux, honteux", "appli en panne, inadmissible", "terrible service, furious", "très déçu"]
+    texts = (pos + neg) * 3
+    tone = ["positif"] * 4 + ["négatif"] * 4
+    qualification = ["compliment"] * 4 + ["réclamation"] * 4
+    model_dir = tmp_path / "models"
+    for target, y in (("tone", tone), ("qualification", qualification)):
+        model = TextClassifier(model="logreg", C=20).fit(features(texts), y * 3)
+        save_model(model, model_dir / f"{target}.skops")
+    (model_dir / "manifest.json").write_text(json.dumps({"targets": ["tone", "qualification"], "embedding": None}))
+    messages = tmp_path / "messages.csv"
+    pd.DataFrame(
+        {
+            "text": ["Frais scandaleux, je vais changer de banque.", "Great service, thank you so much for your help!"],
+            "customer_id": ["c1", "c2"],
+        }
+    ).to_csv(messages, index=False)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app,
+        ["predict", str(messages), str(out), "--model-dir", str(model_dir), "--params-file", str(ROOT / "params.yaml")],
+    )
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out)
+    for column in (
+        "text",
+        "customer_id",
+        "tone",
+        "tone_score",
+        "qualification",
+        "needs_review",
+        "churn_risk",
+        "draft_reply",
+    ):
+        assert column in scored.columns
+    assert scored["tone"].tolist() == ["négatif", "positif"]
+    assert scored["tone_score"].iloc[0] < 0 < scored["tone_score"].iloc[1]
+    assert scored["churn_risk"].tolist() == [True, False]
+    assert scored["draft_reply"].iloc[0].startswith("Bonjour") and scored["draft_reply"].iloc[1].startswith("Hello")

@@ -1,18 +1,37 @@
-"""The score stage's rules: sentences, mixed tone, priority x segment, repeat complainers, queue."""
+"""The score stage's rules: mixed tone from sentences, priority x segment, repeat complainers, queue."""
 
 import pandas as pd
 
-from pipeline.score import cross_priority, draft_reply, repeat_complainers, review_queue, split_sentences
+from pipeline.score import cross_priority, draft_reply, repeat_complainers, review_queue, score_table
 
 
-def test_sentences_ignore_wrapped_lines_and_greetings():
-    text = (
-        "Bonjour,\n\nLe conseiller est top mais les frais\nsont scandaleux. Je reste quand même client !\nCordialement"
+def test_a_verbatim_with_a_surely_positive_and_a_surely_negative_sentence_is_mitige():
+    from pipeline.classify import TextClassifier, features
+
+    pos = ["le conseiller est top", "accueil parfait", "service rapide et aimable", "très satisfait", "bravo"]
+    neg = ["les frais sont scandaleux", "appli en panne", "service honteux", "très déçu", "frais abusifs"]
+    tone = TextClassifier(model="logreg", C=20, char_ngram_max=0).fit(
+        features((pos + neg) * 3), ["positif"] * 5 * 3 + ["négatif"] * 5 * 3
     )
-    assert split_sentences(text) == [
-        "Le conseiller est top mais les frais sont scandaleux.",
-        "Je reste quand même client !",
-    ]
+    table = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "text": [
+                "Le conseiller est top. Mais les frais sont scandaleux.",
+                "Bonjour. Appli en panne, service honteux.",
+            ],
+            "subject": None,
+            "lang": "fr",
+            "has_text": True,
+            "customer_id": None,
+            "segment": None,
+            "date": pd.NaT,
+        }
+    )
+    scored, sentences = score_table(table, None, {"tone": tone}, None, {"mixed_threshold": 0.6})
+    assert scored["tone"].tolist() == ["mitigé", "négatif"]
+    assert "Bonjour." not in sentences["sentence"].tolist()  # under sentence_min_words: no tone
+    assert set(sentences.loc[sentences["id"] == "a", "tone"]) == {"positif", "négatif"}
 
 
 def test_priority_is_raised_for_important_segments_only_from_moyen():

@@ -12,7 +12,6 @@ Run: python -m benchmarks.bench_classify [--shared ../shared/data]
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from datetime import datetime
@@ -25,13 +24,11 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.svm import LinearSVC
 
+from benchmarks.common import ROOT, write_results
 from pipeline.classify import TextClassifier, features, model_params
 from pipeline.embed import Embedder, USEEmbedder, embed_texts, make_embedder
 from pipeline.params import load_params
 from pipeline.predict import predict_frame
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def score(y_true, y_pred) -> dict:
@@ -146,8 +143,6 @@ def main() -> None:
         "allocine": allocine(args.shared, config, default),
         "banking77": banking77(args.shared, config, use, default),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "classify.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     lines = [
         f"# Classifier benchmark ({report['date']})",
         "",
@@ -167,8 +162,7 @@ def main() -> None:
         f"{report['allocine']['predict_rows_per_s']} rows/s on {report['allocine']['predict_rows']} French Allociné "
         "reviews (base vectors only)."
     )
-    (RESULTS / "classify.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("classify", report, lines)
 
 
 if __name__ == "__main__":

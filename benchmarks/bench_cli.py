@@ -7,6 +7,8 @@ banking77_train.csv` and `benchmarks/out/banking77_other.csv`, then runs
     voix predict benchmarks/out/banking77_other.csv benchmarks/out/banking77_predicted.csv --model-dir benchmarks/out/banking77
 
 and scores the predictions of the other file against its categories (never seen in training).
+If the pipeline has run (`models/classifiers`), it also times `voix predict` with the pipeline's
+models on the French Allociné reviews (all the score columns, spaCy sentences included).
 Results: `benchmarks/results/cli.{json,md}` with both commands' wall time.
 
 Run: python -m benchmarks.bench_cli [--shared ../shared/data]
@@ -15,7 +17,6 @@ Run: python -m benchmarks.bench_cli [--shared ../shared/data]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -27,9 +28,9 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT, write_results
+
 OUT = ROOT / "benchmarks" / "out"
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def run(args: list[str]) -> tuple[float, str]:
@@ -66,6 +67,16 @@ def main() -> None:
         ]
     )
     predicted = pd.read_csv(OUT / "banking77_predicted.csv")
+    french = None
+    if (ROOT / "models" / "classifiers" / "manifest.json").exists():
+        # the pipeline's own models (tone, routing...) on French reviews written by others
+        reviews = pd.read_csv(
+            args.shared / "allocine-tv-fr" / "train.tsv", sep="\t", header=None, names=["y", "text"], quoting=3
+        )
+        reviews[["text"]].drop_duplicates().to_csv(OUT / "allocine_texts.csv", index=False)
+        fr_s, _ = run(["predict", str(OUT / "allocine_texts.csv"), str(OUT / "allocine_scored.parquet")])
+        scored = pd.read_parquet(OUT / "allocine_scored.parquet")
+        french = {"rows": len(scored), "seconds": round(fr_s, 1), "rows_per_s": round(len(scored) / fr_s, 1)}
     report = {
         "benchmark": "cli",
         "date": datetime.now().isoformat(timespec="seconds"),
@@ -82,9 +93,8 @@ def main() -> None:
             float(f1_score(predicted["category"], predicted["prediction"], average="macro")), 4
         ),
         "needs_review_share": round(float(predicted["needs_review"].mean()), 4),
+        "pipeline_models_on_french_reviews": french,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "cli.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         f"# voix train / predict on Banking77 ({report['date']})",
         "",
@@ -96,8 +106,13 @@ def main() -> None:
         f"- accuracy on the other file: **{report['other_file_accuracy']}**, macro-F1 {report['other_file_macro_f1']}; "
         f"flagged needs_review: {report['needs_review_share']:.1%}",
     ]
-    (RESULTS / "cli.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    if french:
+        lines.append(
+            f"- `voix predict` with the pipeline's models (`models/classifiers`: tone with sentence-level mitigé, "
+            f"qualification, routing, draft replies) on {french['rows']} French Allociné reviews: {french['seconds']} s "
+            f"including start-up ({french['rows_per_s']} rows/s)"
+        )
+    write_results("cli", report, lines)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import platform
 import random
 import re
@@ -23,14 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.common import ROOT, write_results
 from pipeline.ingest import build_redactor, ingest_source
 from pipeline.normalize import LanguageDetector
 from pipeline.params import load_params
 from pipeline.pii import Redactor
 
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
-RESULTS = ROOT / "benchmarks" / "results"
 AGENCIES = [
     "Lyon Part-Dieu",
     "Bordeaux Chartrons",
@@ -157,8 +155,6 @@ def main() -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0),
         "results": results,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     lines = [
         f"# Ingest benchmark ({report['date']})",
         "",
@@ -169,8 +165,7 @@ def main() -> None:
         "|---|---|---|---|",
     ]
     lines += [f"| {r['variant']} | {r['rows']:,} | {r['seconds']} | {r['rows_per_s']} |" for r in results]
-    (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("ingest", report, lines)
 
 
 if __name__ == "__main__":

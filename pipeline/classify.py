@@ -65,6 +65,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             or "auto": chosen among `weight_grid` by a 3-fold cross-validation on the training
             data only (sentence vectors help much on short intents, little on long reviews).
         weight_grid: the candidate weights of "auto".
+        lexicon: a word list of `pipeline/resources/` (e.g. "emotion_lexicon") whose per-label word
+            shares are added as features: a prior the model can lean on where labels are few.
+        lexicon_weight: the scale of those features.
         ngram_max: longest word n-gram.
         min_df: minimal document frequency of a word n-gram.
         char_ngram_max: longest character n-gram (0 = no character features).
@@ -83,6 +86,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         char_ngram_max: int = 5,
         class_weight: str | None = None,
         seed: int = 42,
+        lexicon: str | None = None,
+        lexicon_weight: float = 1.0,
     ) -> None:
         self.model = model
         self.C = C
@@ -93,6 +98,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.char_ngram_max = char_ngram_max
         self.class_weight = class_weight
         self.seed = seed
+        self.lexicon = lexicon
+        self.lexicon_weight = lexicon_weight
 
     def _matrix(self, X: pd.DataFrame, fit: bool = False):
         texts = X["text"].fillna("").astype(str).tolist()
@@ -111,6 +118,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if dense is None or not weight:
             return words
         return hstack([words, csr_matrix(dense * weight)]).tocsr()
+
+    def _with_lexicon(self, matrix, X: pd.DataFrame):
+        if not getattr(self, "lexicon_", None):
+            return matrix
+        from pipeline.emotions import lexicon_scores
+
+        texts = X["text"].fillna("").astype(str).tolist()
+        scores = lexicon_scores(texts, self.lexicon_, self.lexicon_labels_) * self.lexicon_weight
+        return hstack([matrix, csr_matrix(scores)]).tocsr()
 
     def _choose_weight(self, words, dense, y: np.ndarray) -> float:
         """The embedding weight of the grid with the best 3-fold accuracy on the training data."""
@@ -155,7 +171,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 del vectorizer.stop_words_
         y = np.asarray(y)
         self.weight_ = self._choose_weight(words, dense, y)
-        matrix = self._stack(words, dense, self.weight_)
+        if self.lexicon:
+            from pipeline.emotions import load_lexicon
+
+            self.lexicon_ = dict(load_lexicon(self.lexicon))
+            self.lexicon_labels_ = sorted(set(self.lexicon_.values()))
+        matrix = self._with_lexicon(self._stack(words, dense, self.weight_), X)
         if self.model == "svc":
             svc = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
             smallest = int(pd.Series(y).value_counts().min())
@@ -177,7 +198,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def transform_features(self, X: pd.DataFrame):
         """The model's input matrix for X (TF-IDF blocks and weighted vectors)."""
         check_is_fitted(self, "estimator_")
-        return self._stack(*self._matrix(X), self.weight_)
+        return self._with_lexicon(self._stack(*self._matrix(X), self.weight_), X)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         matrix = self.transform_features(X)

@@ -309,6 +309,9 @@ def main(verbatims: Path, out: Path, meta_out: Path, cache_dir: Path, params_fil
             {
                 "backend": embedder.name,
                 "dim": int(vectors.shape[1]),
+                # the multilingual block comes first: topics cluster on it only, so that a French
+                # and an English verbatim about the same thing fall in the same topic
+                "base_dim": int(getattr(getattr(embedder, "base", embedder), "dim", vectors.shape[1])),
                 "rows": int(vectors.shape[0]),
                 "non_empty": int((np.abs(vectors).sum(axis=1) > 0).sum()),
                 "cache_size": len(cache.vectors),

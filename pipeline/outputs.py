@@ -8,7 +8,16 @@ from pathlib import Path
 # What a user opens, most important first; the first that exists is printed last, alone on its
 # line, as the run's main output.
 OUTPUTS = [
+    ("the report (open it in a browser)", "reports/report.html"),
+    ("every verbatim with its derived columns (Excel)", "reports/verbatims_enriched.xlsx"),
     ("verbatims with tone, qualification, routing", "data/processed/verbatims.parquet"),
+    ("ranked themes (Pareto, trend, impact, quotes)", "reports/themes.csv"),
+    ("ranked irritants with quotes and journey stages", "reports/irritants.csv"),
+    ("enthousiasmants", "reports/enthousiasmants.csv"),
+    ("journey map: irritants and plus per stage", "reports/journey.csv"),
+    ("KPIs: NPS, CES, CSAT by period and segment", "reports/kpis.json"),
+    ("alerts with their evidence", "reports/alerts.json"),
+    ("topics (keywords, theme, representative verbatim)", "reports/topics.csv"),
     ("sentences with their tone", "data/processed/sentences.parquet"),
     ("classifier metrics (held-out gold)", "metrics/train.json"),
     ("verbatims (redacted)", "data/interim/verbatims.parquet"),

@@ -103,7 +103,7 @@ def score_table(
         from pipeline.nlp import Analyzer, analyse_table
 
         sentences, _ = analyse_table(out, Analyzer())
-    sentences = _sentence_tones(sentences, models.get("tone"), embedder, config, cache)
+    sentences = _sentence_tones(sentences, models.get("tone"), embedder, config, cache, models.get("emotion"))
     if "tone" in models and len(sentences):
         threshold = config.get("mixed_threshold", 0.6)
         per_verbatim = sentences.groupby("id")[["p_positif", "p_négatif"]].max()
@@ -112,6 +112,8 @@ def score_table(
         # it hesitates (`mixed_max_confidence`), so a clear complaint with a polite line stays négatif
         unsure = out["tone_confidence"] < config.get("mixed_max_confidence", 1.01)
         out.loc[out["id"].isin(both) & unsure, "tone"] = "mitigé"
+    if "emotion" in models:
+        out["emotion_intensity"] = emotion_intensities(out["text"], out["emotion"], out["emotion_confidence"])
     no_text = ~out["has_text"].astype(bool)
     for target in models:
         out.loc[no_text, target] = None
@@ -146,8 +148,10 @@ def _sentence_tones(
     embedder: Embedder | None,
     config: dict[str, Any],
     cache: EmbeddingCache | None,
+    emotion: TextClassifier | None = None,
 ) -> pd.DataFrame:
-    """Tone of every sentence of at least `sentence_min_words` words ("Bonjour," carries none)."""
+    """Tone (and emotion, with its intensity) of every sentence of at least `sentence_min_words`
+    words ("Bonjour," carries none)."""
     keep = sentences["n_words"] >= config.get("sentence_min_words", 3)
     sentences = sentences.loc[keep, ["id", "sentence_index", "sentence", "start", "end", "lang"]].reset_index(drop=True)
     if tone is None or sentences.empty:
@@ -157,6 +161,13 @@ def _sentence_tones(
         if embedder is not None and tone.n_embedding_
         else None
     )
+    if emotion is not None:
+        e_proba = emotion.predict_proba(features(sentences["sentence"].tolist(), vectors))
+        sentences["emotion"] = emotion.classes_[e_proba.argmax(axis=1)]
+        sentences["emotion_confidence"] = e_proba.max(axis=1).round(4)
+        sentences["emotion_intensity"] = emotion_intensities(
+            sentences["sentence"], sentences["emotion"], sentences["emotion_confidence"]
+        )
     proba = tone.predict_proba(features(sentences["sentence"].tolist(), vectors))
     classes = list(tone.classes_)
     sentences["tone"] = tone.classes_[proba.argmax(axis=1)]
@@ -164,6 +175,16 @@ def _sentence_tones(
     for label in ("positif", "négatif"):
         sentences[f"p_{label}"] = proba[:, classes.index(label)].round(4) if label in classes else 0.0
     return sentences
+
+
+def emotion_intensities(texts: pd.Series, emotions: pd.Series, confidences: pd.Series) -> list[float | None]:
+    """Intensity (0-1) of each text's emotion: capitals, "!!!", emojis, intensifiers, superlatives."""
+    from pipeline.emotions import intensity
+
+    return [
+        intensity(t, e, c) if isinstance(t, str) and isinstance(e, str) else None
+        for t, e, c in zip(texts, emotions, confidences, strict=True)
+    ]
 
 
 def review_queue(scored: pd.DataFrame, labels: pd.DataFrame, targets: list[str], size: int) -> pd.DataFrame:

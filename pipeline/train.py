@@ -110,11 +110,19 @@ def train_target(
             }
         )
         train_rows = pd.concat([train_rows, extra], ignore_index=True)
-    params = model_params(config)
+    lexicon = (config.get("lexicons") or {}).get(target)
+    params = model_params({**config, **({"lexicon": lexicon} if lexicon else {})})
     model = TextClassifier(seed=config.get("seed", 42), **params)
     model.fit(matrix(train_rows), train_rows[target])
     predicted = model.predict(matrix(test_rows)) if len(test_rows) else np.array([])
     metrics = evaluate(test_rows[target].tolist(), predicted.tolist())
+    if lexicon and len(test_rows):  # the same held-out rows, by the lexicon alone
+        from pipeline.emotions import lexicon_predict, load_lexicon
+
+        baseline = evaluate(
+            test_rows[target].tolist(), lexicon_predict(test_rows["text"].tolist(), load_lexicon(lexicon))
+        )
+        metrics["lexicon_baseline"] = {"accuracy": baseline["accuracy"], "macro_f1": baseline["macro_f1"]}
     metrics.update({"n_train": len(train_rows), "n_weak": int((train_rows["label_file"] == "weak").sum())})
     confusion = pd.DataFrame({"actual": test_rows[target].to_numpy(), "predicted": predicted})
     everything = pd.concat([train_rows, test_rows], ignore_index=True)

@@ -16,7 +16,18 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-COPY = ["pipeline", "data/raw", "data/labels", "params.yaml", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore"]
+COPY = [
+    "pipeline",
+    "data/raw",
+    "data/labels",
+    "data/actions.csv",
+    "notebooks",
+    "params.yaml",
+    "dvc.yaml",
+    "pyproject.toml",
+    ".dvc/config",
+    ".dvcignore",
+]
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +121,31 @@ def test_scored_table_has_the_routing_columns(project):
     assert set(sentences["id"]) <= set(scored["id"]) and len(sentences) > len(with_text)
 
 
+def test_kpis_alerts_topics_and_irritants(project):
+    kpis = json.loads((project / "reports/kpis.json").read_text())
+    raw = pd.read_csv(project / "data/raw/surveys/nps_relationnel_2025.csv")["nps_score"].dropna()
+    by_hand = round(100 * ((raw >= 9).sum() - (raw <= 6).sum()) / len(raw), 1)
+    assert kpis["by_source"]["nps_2025"]["nps"]["nps"] == by_hand
+    assert kpis["overall"]["nps"]["n"] == 280 and "low_n" in kpis["by_period"]["2026-03"]["nps"]
+    assert "nps" in json.loads((project / "metrics/kpis.json").read_text())
+    # the two incidents of the sample (fees in October 2025, the app outage of 9-22 March 2026)
+    alerts = json.loads((project / "reports/alerts.json").read_text())["alerts"]
+    surges = [a for a in alerts if a["type"] == "negative_surge" and a["scope"] == "all verbatims"]
+    periods = [(a["period"]["from"], a["period"]["to"]) for a in surges]
+    assert any(start <= "2026-03-15" and end >= "2026-03-09" for start, end in periods), periods
+    assert any(start <= "2025-10-31" and end >= "2025-10-01" for start, end in periods), periods
+    assert all(a["evidence"]["verbatim_ids"] for a in surges)
+    topics = pd.read_csv(project / "reports/topics.csv")
+    assert len(topics) >= 5 and topics["representative_text"].notna().all()
+    assert (project / "models/topics/topics.json").exists()
+    irritants = pd.read_csv(project / "reports/irritants.csv")
+    top = irritants.head(3)
+    assert top["quotes"].str.len().gt(20).all() and top["journey_stage"].notna().all()
+    assert irritants["pareto_cum_pct"].is_monotonic_increasing
+    themes = pd.read_csv(project / "reports/themes.csv")
+    assert {"impact", "trend", "quadrant", "nps_points_lost", "quotes"} <= set(themes.columns)
+
+
 def test_second_repro_does_nothing_and_outputs_are_identical(project):
     before = pd.read_parquet(project / "data/interim/verbatims.parquet")
     dvc = Path(sys.executable).parent / "dvc"
@@ -158,3 +194,163 @@ def test_fifty_new_labelled_rows_retrain_and_show_in_metrics_diff(project):
     diff = json.loads(_dvc(project, "metrics", "diff", "--json").stdout)
     changed = diff["metrics/train.json"]
     assert changed["tone.n_train"]["diff"] == 50
+
+
+def _report_texts(project: Path) -> dict[str, str]:
+    """Every file of reports/ as text (the Excel export cell by cell)."""
+    import openpyxl
+
+    texts = {}
+    for path in sorted((project / "reports").rglob("*")):
+        if path.suffix == ".xlsx":
+            book = openpyxl.load_workbook(path, read_only=True)
+            texts[path.name] = "\n".join(
+                " | ".join("" if v is None else str(v) for v in row)
+                for sheet in book
+                for row in sheet.iter_rows(values_only=True)
+            )
+        elif path.is_file():
+            texts[path.name] = path.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def test_no_planted_pii_anywhere_in_reports(project):
+    """The 619 planted personal data items of the sample: none in any file under reports/.
+
+    Numbers, e-mails, IBANs, addresses... are searched everywhere. A planted name is searched in its
+    own record's row of the Excel export, and everywhere else unless the word is also a legitimate
+    word of other redacted verbatims ("loi Hamon", "Noël"): those cases are covered by the row check.
+    """
+    import html
+    import re
+
+    import openpyxl
+
+    from tests.test_sample import _pieces, _traps
+
+    texts = _report_texts(project)
+    assert {"report.html", "verbatims_enriched.xlsx", "themes.csv", "irritants.csv", "alerts.json"} <= set(texts)
+    blob = html.unescape("\n".join(texts.values()))
+    redacted = " ".join(pd.read_parquet(project / "data/interim/verbatims.parquet")["text"].dropna())
+    sheet = openpyxl.load_workbook(project / "reports/verbatims_enriched.xlsx", read_only=True)["verbatims"]
+    rows = sheet.iter_rows(values_only=True)
+    header = list(next(rows))
+    by_id = {
+        str(r[header.index("external_id")]).strip("<>"): " | ".join(str(v) for v in r if v is not None) for r in rows
+    }
+
+    def found(piece: str, text: str) -> bool:
+        return re.search(rf"(?<![\w]){re.escape(piece)}(?![\w])", text) is not None
+
+    leaks = []
+    for trap in _traps().itertuples():
+        for piece in _pieces(trap.kind, trap.value):
+            if found(piece, by_id.get(trap.external_id, "")):
+                leaks.append((trap.source, trap.external_id, trap.kind, piece, "its own row"))
+            elif found(piece, blob) and not (trap.kind == "name" and found(piece, redacted)):
+                leaks.append((trap.source, trap.external_id, trap.kind, piece, "reports"))
+    assert len(by_id) >= 700
+    assert not leaks, f"{len(leaks)} planted PII pieces in reports/: {leaks[:10]}"
+
+
+def _chromium() -> str:
+    """Debian's chromium, installed here if missing (the browser test installs what it needs)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None and shutil.which("apt-get") and os.geteuid() == 0:
+        for command in (["apt-get", "install", "-y", "--no-install-recommends", "chromium"], ["apt-get", "update"]):
+            subprocess.run(command, capture_output=True, timeout=1200, check=False)
+            path = shutil.which("chromium")
+            if path:
+                break
+        if path is None:
+            subprocess.run(
+                ["apt-get", "install", "-y", "--no-install-recommends", "chromium"], capture_output=True, timeout=1200
+            )
+            path = shutil.which("chromium")
+    if path is None:
+        message = "chromium is not installed and cannot be installed here (needs apt-get as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def test_report_renders_every_section_in_a_real_browser(project):
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    report = project / "reports/report.html"
+    out = ROOT / "tests" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on(
+            "request",
+            lambda r: errors.append(f"network request: {r.url}") if not r.url.startswith(("file:", "data:")) else None,
+        )
+        t0 = time.perf_counter()
+        page.goto(report.as_uri(), wait_until="load")
+        load_s = time.perf_counter() - t0
+        counts = {
+            "summary": page.locator("#summary .tile").count(),
+            "trends": page.locator("#trends svg").count(),
+            "pareto": page.locator("#pareto svg").count(),
+            "themes": page.locator("#themes tbody tr").count(),
+            "journey": page.locator("#journey tbody tr").count(),
+            "routing": page.locator("#routing tbody tr").count(),
+            "alerts": page.locator("#alerts .alert").count(),
+            "emotions": page.locator("#emotions tbody tr").count(),
+            "effort": page.locator("#effort tbody tr").count(),
+            "ideas": page.locator("#ideas tbody tr").count(),
+            "actions": page.locator("#actions .action").count(),
+            "clouds": page.locator("#clouds img").count(),
+            "drill": page.locator("#drill-table tbody tr").count(),
+        }
+        loaded_images = page.evaluate(
+            "Array.from(document.querySelectorAll('#clouds img')).filter(i => i.naturalWidth > 0).length"
+        )
+        for section in counts:
+            assert page.locator(f"#{section}").is_visible(), section
+        first_action = pd.read_csv(project / "data/actions.csv")["action"].iloc[0]
+        actions_text = page.locator("#actions").inner_text()
+        action_charts = page.locator("#actions svg").count()
+        # drill-down: filtering by a channel shows only that channel's rows
+        channel = page.locator("select[data-filter=channel] option").nth(1).get_attribute("value")
+        page.select_option("select[data-filter=channel]", channel)
+        shown = int(page.locator("#shown").inner_text())
+        visible_channels = set(
+            page.evaluate(
+                "Array.from(document.querySelectorAll('#drill-table tbody tr')).filter(r => r.style.display !== 'none').map(r => r.dataset.channel)"
+            )
+        )
+        page.select_option("select[data-filter=channel]", "")
+        page.screenshot(path=str(out / "report.png"), full_page=True)
+        browser.close()
+    (out / "report_browser.json").write_text(json.dumps({"load_seconds": round(load_s, 2), "counts": counts}, indent=2))
+    assert not errors, errors
+    assert counts["summary"] >= 5 and counts["trends"] == 2 and counts["pareto"] == 3
+    assert counts["themes"] >= 5 and counts["journey"] >= 3 and counts["routing"] >= 5
+    assert counts["alerts"] >= 2 and counts["clouds"] >= 5 and loaded_images == counts["clouds"]
+    assert counts["emotions"] >= 8 and counts["effort"] >= 5 and counts["ideas"] >= 10
+    assert counts["actions"] == 3 and first_action in actions_text and action_charts == 3
+    assert counts["drill"] >= 600
+    assert 0 < shown < counts["drill"] and visible_channels == {channel}
+    assert (out / "report.png").stat().st_size > 100_000
+
+
+def test_notebook_runs_top_to_bottom(project):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(project / "notebooks/explore.ipynb", as_version=4)
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(project / "notebooks")}}
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("verbatims," in "".join(o.get("text", "")) for o in outputs)

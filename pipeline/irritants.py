@@ -1,0 +1,249 @@
+"""Stage `irritants`: what is judged in negative (irritants) and positive (enthousiasmants) sentences.
+
+In:  `data/interim/sentences.parquet` (nlp: tokens, lemmas, parts of speech per sentence),
+     `data/processed/sentences.parquet` (score: tone per sentence),
+     `data/processed/verbatims.parquet` (scored: journey stage, date, ...).
+Out: `data/processed/aspects.parquet`: one row per aspect found in a judged sentence: the verbatim,
+     the sentence, the aspect as written ("frais de tenue de compte") and its normalised key
+     (lemmas), polarity, irritant category, journey stage.
+
+Aspects: French noun phrases from the parts of speech (NOUN, then "de/d'/du/des/à/en" + NOUN
+chains and adjectives: "délai de remboursement", "frais de tenue de compte", "application
+bancaire"), plus "NOUN qui VERB" ("appli qui plante"); English sentences (not tagged) give their
+content-lemma pairs. An aspect is normalised by its lemmas, so "délais de remboursement" and "le
+délai de remboursement" count together.
+
+Irritant category of a negative sentence: the category of `irritants.categories` (params.yaml)
+whose seed words the sentence uses most (first five letters of each word); "autre" otherwise.
+Each aspect takes its sentence's category and its verbatim's journey stage.
+
+Run: python -m pipeline.irritants NLP_SENTENCES SCORED_SENTENCES SCORED ASPECTS_OUT
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger("voix.irritants")
+
+_LINKS = {"de", "d'", "du", "des", "à", "au", "aux", "en", "d’"}
+_DETS = {"la", "le", "l'", "l’", "les"}
+# nouns that are never what is judged (dates, politeness, the customer himself); params add more
+_GENERIC = {
+    "chose",
+    "truc",
+    "fois",
+    "jour",
+    "an",
+    "année",
+    "mois",
+    "semaine",
+    "heure",
+    "minute",
+    "euro",
+    "bonjour",
+    "merci",
+    "madame",
+    "monsieur",
+    "matin",
+    "soir",
+    "midi",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+    "personne",
+    "client",
+    "cliente",
+    "gens",
+    "moment",
+    "cas",
+    "part",
+    "fin",
+    "salutation",
+    "expression",
+    "considération",
+    "distingué",
+    "distinguée",
+    "sentiment",
+    "directeur",
+}
+# the columns of data/processed/aspects.parquet
+ASPECT_COLUMNS = [
+    "id", "sentence_index", "sentence", "polarity", "confidence", "aspect", "aspect_key",
+    "category", "journey_stage", "date", "lang",
+]  # fmt: skip
+_PLACEHOLDER_WORDS = {"person", "email", "iban", "card", "nir", "phone", "customer_id", "address", "number"}
+
+
+def french_aspects(
+    tokens: list[str], lemmas: list[str], pos: list[str], generic: set[str] = frozenset()
+) -> list[tuple[str, str]]:
+    """(as written, normalised key) of the noun phrases of one tagged sentence."""
+    generic = _GENERIC | set(generic)
+    out = []
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if (
+            pos[i] != "NOUN"
+            or len(tokens[i]) < 3
+            or not tokens[i][0].isalpha()  # "-vous" of "pouvez-vous" is no noun
+            or lemmas[i].lower() in _GENERIC
+            or (tokens[i].isupper() and tokens[i].lower() in _PLACEHOLDER_WORDS)
+        ):
+            i += 1
+            continue
+        start, end = i, i + 1
+        while end < n:
+            if pos[end] == "ADJ":
+                end += 1
+                continue
+            # "de (la) NOUN" chains: "frais de tenue de compte"
+            j = end
+            if j < n and tokens[j].lower() in _LINKS:
+                j += 1
+                if j < n and tokens[j].lower() in _DETS:
+                    j += 1
+                if j < n and pos[j] == "NOUN":
+                    end = j + 1
+                    continue
+            break
+        # "appli qui plante"
+        if end + 1 < n and tokens[end].lower() == "qui" and pos[end + 1] == "VERB":
+            end += 2
+        words = tokens[start:end]
+        if end - start == 1 and lemmas[start].lower() in generic:
+            i = end
+            continue  # "compte" alone says nothing; "compte joint", "frais de tenue de compte" do
+        key = " ".join(
+            lemma.lower() for lemma, p in zip(lemmas[start:end], pos[start:end], strict=True) if p not in ("DET",)
+        )
+        out.append((" ".join(words).lower().replace("' ", "'"), key))
+        i = end
+    return out
+
+
+def english_aspects(lemmas: list[str], content: list[str]) -> list[tuple[str, str]]:
+    """Untagged sentences: consecutive content-lemma pairs ("account fee", "app crash")."""
+    words = [w for w in lemmas if w in set(content) and w not in _PLACEHOLDER_WORDS]
+    return [(f"{a} {b}", f"{a} {b}") for a, b in zip(words, words[1:], strict=False)][:3]
+
+
+def _stems(words: list[str]) -> set[str]:
+    return {w.lower()[:5] for w in words if len(w) >= 3}
+
+
+def categorise(lemmas: list[str], categories: dict[str, list[str]]) -> str:
+    """The irritant category whose seed words the sentence uses most ("autre" if none)."""
+    stems = _stems(lemmas)
+    best, best_score = "autre", 0
+    for name, seeds in categories.items():
+        score = 0
+        for seed in seeds:
+            parts = [p for p in seed.replace("-", " ").split() if len(p) >= 3]
+            if parts and all(p.lower()[:5] in stems for p in parts):
+                score += 1
+        if score > best_score:
+            best, best_score = name, score
+    return best
+
+
+def extract_aspects(
+    nlp_sentences: pd.DataFrame, scored_sentences: pd.DataFrame, scored: pd.DataFrame, config: dict[str, Any]
+) -> pd.DataFrame:
+    """One row per aspect of every surely positive or negative sentence."""
+    threshold = float(config.get("min_sentence_confidence", 0.6))
+    judged = scored_sentences[
+        scored_sentences["tone"].isin(["négatif", "positif"]) & (scored_sentences["tone_confidence"] >= threshold)
+    ]
+    merged = judged.merge(
+        nlp_sentences[["id", "sentence_index", "lang", "tokens", "lemmas", "pos"]],
+        on=["id", "sentence_index"],
+        how="inner",
+        suffixes=("", "_nlp"),
+    )
+    stage = scored.set_index("id")["journey_stage"] if "journey_stage" in scored else pd.Series(dtype=object)
+    dates = scored.set_index("id")["date"] if "date" in scored else pd.Series(dtype=object)
+    categories = config.get("categories", {})
+    generic = {w.lower() for w in config.get("generic_nouns", [])}
+    rows = []
+    for r in merged.itertuples(index=False):
+        tokens, lemmas, pos = list(r.tokens), list(r.lemmas), list(r.pos)
+        if r.lang == "en":
+            content = [lemma for lemma, p in zip(lemmas, pos, strict=True) if len(lemma) > 2 and lemma.isalpha()]
+            found = english_aspects([w.lower() for w in lemmas], [c for c in content if c not in _EN_STOP])
+        else:
+            found = french_aspects(tokens, lemmas, pos, generic)
+        category = categorise(lemmas, categories) if r.tone == "négatif" else None
+        for written, key in found:
+            rows.append(
+                {
+                    "id": r.id,
+                    "sentence_index": r.sentence_index,
+                    "sentence": r.sentence,
+                    "polarity": "irritant" if r.tone == "négatif" else "enthousiasmant",
+                    "confidence": float(r.tone_confidence),
+                    "aspect": written,
+                    "aspect_key": key,
+                    "category": category,
+                    "journey_stage": stage.get(r.id),
+                    "date": dates.get(r.id),
+                    "lang": r.lang,
+                }
+            )
+    return pd.DataFrame(rows, columns=ASPECT_COLUMNS)
+
+
+def _english_stop_words() -> set[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return set(STOP_WORDS)
+
+
+_EN_STOP = _english_stop_words()
+
+
+def main(
+    nlp_sentences: Path,
+    scored_sentences: Path,
+    scored: Path,
+    aspects_out: Path,
+    params_file: Path = Path("params.yaml"),
+) -> None:
+    """Extract the irritants and enthousiasmants of every judged sentence."""
+    from pipeline.params import load_params
+
+    config = load_params(params_file).get("irritants", {})
+    aspects = extract_aspects(
+        pd.read_parquet(nlp_sentences), pd.read_parquet(scored_sentences), pd.read_parquet(scored), config
+    )
+    Path(aspects_out).parent.mkdir(parents=True, exist_ok=True)
+    aspects.to_parquet(aspects_out, index=False)
+    counts = aspects.groupby("polarity")["id"].nunique().to_dict() if len(aspects) else {}
+    log.info("%d aspects in %s verbatims", len(aspects), counts)
+
+
+if __name__ == "__main__":
+    from pipeline.cli import run_stage
+
+    run_stage(main)

@@ -197,3 +197,17 @@ def test_a_social_post_with_few_comments_gets_a_report_in_small_n_mode(tmp_path,
     html = build_report(reports, scored, topics, lemmas, params["report"], topics_metrics=metrics)
     assert "mode petit volume" in html and 'data-section="themes"' in html
     assert "frais" in html and "application" in html  # named themes found by their seed words
+
+
+def test_the_actions_file_is_checked_and_completed(tmp_path):
+    from pipeline.errors import VoixError
+    from pipeline.report import ACTION_COLUMNS, read_actions
+
+    broken = tmp_path / "actions.csv"
+    broken.write_text("subject,action\nfrais,prévenir avant\n", encoding="utf-8")
+    with pytest.raises(VoixError, match=r"missing columns \['owner', 'deadline', 'status'\]"):
+        read_actions(broken)
+    minimal = tmp_path / "minimal.csv"
+    minimal.write_text("subject,action,owner,deadline,status\nfrais,prévenir avant,Marketing,2026-06-30,en cours\n")
+    actions = read_actions(minimal)
+    assert list(actions.columns) == ACTION_COLUMNS and actions["date_done"].isna().all()

@@ -36,13 +36,6 @@ log = logging.getLogger("voix.score")
 PRIORITY_LEVELS = ["minime", "moyen", "fort", "critique"]
 
 
-def tone_from_sentences(verbatim_tone: str, sentence_probas: list[dict[str, float]], threshold: float) -> str:
-    """`mitigé` when one sentence is confidently positive and another confidently negative."""
-    positive = any(p.get("positif", 0) >= threshold for p in sentence_probas)
-    negative = any(p.get("négatif", 0) >= threshold for p in sentence_probas)
-    return "mitigé" if positive and negative else verbatim_tone
-
-
 def cross_priority(priority: str, segment: str | None, escalate: dict[str, int]) -> str:
     """Raise the priority by the number of levels the customer's segment calls for."""
     if priority not in PRIORITY_LEVELS:

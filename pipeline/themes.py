@@ -209,10 +209,6 @@ def build_reports(
     return reports
 
 
-def key_of(frame: pd.DataFrame) -> str:
-    return frame.columns[1]
-
-
 def main(
     scored: Path,
     topics: Path,
@@ -238,7 +234,7 @@ def main(
     metrics = {
         "themes": len(reports["themes"]),
         "irritant_categories": len(irritants),
-        "top_irritant": str(irritants[key_of(irritants)].iloc[0]) if len(irritants) else None,
+        "top_irritant": str(irritants["irritant"].iloc[0]) if len(irritants) else None,
         "top_irritant_impact_pct": float(irritants["impact_pct"].iloc[0]) if len(irritants) else None,
         "themes_in_zone_d_urgence": int(
             (reports["themes"].get("quadrant", pd.Series(dtype=str)) == "zone d'urgence").sum()

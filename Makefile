@@ -34,14 +34,9 @@ lint: install
 	$(BIN)/ruff check pipeline tests benchmarks
 	$(BIN)/ruff format --check pipeline tests benchmarks
 
-## Benchmarks are run by hand; results go to benchmarks/results/.
+## Benchmarks are run by hand: the whole suite, then benchmarks/RESULTS.md (about an hour on 2 cores).
 bench: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_ingest
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_classify
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_cli
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_topics
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_alerts
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.bench_report
+	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -38,7 +38,7 @@ def minhash_signatures(matrix, n_perm: int = 64, seed: int = 42) -> np.ndarray:
     signatures = np.full((n_rows, n_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
     indptr, indices = matrix.indptr, matrix.indices.astype(np.uint64)
     non_empty = np.flatnonzero(np.diff(indptr) > 0)
-    chunk = 20000
+    chunk = 4000  # rows hashed at once: ~250 shingles x n_perm x 8 bytes each
     for start in range(0, len(non_empty), chunk):
         rows = non_empty[start : start + chunk]
         lo, hi = indptr[rows[0]], indptr[rows[-1] + 1]
@@ -82,7 +82,17 @@ def near_duplicates(
         return x
 
     checked: set[tuple[int, int]] = set()
-    sets = [set(matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]) for i in range(matrix.shape[0])]
+    indptr, indices = matrix.indptr, matrix.indices
+
+    def jaccard(i: int, j: int) -> float:
+        # shingle sets are read from the sparse matrix when a pair is compared: holding one Python
+        # set per text would cost ~20 GB at a million texts
+        a, b = indices[indptr[i] : indptr[i + 1]], indices[indptr[j] : indptr[j + 1]]
+        if not len(a) or not len(b):
+            return 0.0
+        common = len(np.intersect1d(a, b, assume_unique=True))
+        return common / (len(a) + len(b) - common)
+
     for band in range(bands):
         buckets: dict[bytes, list[int]] = defaultdict(list)
         block = signatures[:, band * rows_per_band : (band + 1) * rows_per_band]
@@ -99,8 +109,7 @@ def near_duplicates(
                     if pair in checked:
                         continue
                     checked.add(pair)
-                    a, b = sets[candidate], sets[other]
-                    if a and b and len(a & b) / len(a | b) >= threshold:
+                    if jaccard(candidate, other) >= threshold:
                         ra, rb = find(candidate), find(other)
                         if ra != rb:
                             parent[max(ra, rb)] = min(ra, rb)

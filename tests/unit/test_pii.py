@@ -77,3 +77,25 @@ def test_pseudonymize_is_stable_salted_and_normalised():
     assert a != pseudonymize("helene.vasseur@example.org", "s2")
     assert a.startswith("cust_") and len(a) == 21
     assert pseudonymize(None, "s1") is None and pseudonymize("  ", "s1") is None
+
+
+def test_ner_runs_only_where_it_can_add_a_name(redactor):
+    # no capitalised pair and no first name: spaCy's PER entities could not pass the filter
+    assert not redactor.ner_can_help("Encore des frais, c'est scandaleux. Agence fermée le samedi.")
+    assert redactor.ner_can_help("J'ai vu Mme Garnier Dupuis hier.")  # two capitalised words
+    assert redactor.ner_can_help("merci à julien et à Sophie")  # a known first name
+    assert redactor.ner_can_help("Dossier suivi par l'équipe de Jean de La Fontaine")
+
+
+def test_batched_redaction_equals_redacting_each_text_with_ner(redactor):
+    texts = [
+        "Bonjour, je suis Camille Martin et mon conseiller Paul Durand ne répond pas.",
+        "Frais abusifs, appli en panne depuis lundi.",
+        "Accueil au top à l'agence Part-Dieu, Mme Garnier très gentille",
+        "Signé : Jean-Pierre Lefèvre, client depuis 20 ans",
+        "",
+    ]
+    batched = [text for text, _ in redactor.redact_many(texts)]
+    one_by_one = [redactor.redact(text)[0] for text in texts]  # NER on every text
+    assert batched == one_by_one
+    assert "Camille" not in batched[0] and "Durand" not in batched[0]

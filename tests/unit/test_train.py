@@ -77,3 +77,20 @@ def test_weak_labels_add_rows_outside_gold_and_held_out():
     # gold rows 0-7 minus held-out row 0 (row 6 is gold and held out too), plus weak rows 8-11
     assert metrics["n_weak"] == 4
     assert metrics["n_train"] == 8 - 2 + 4
+
+
+def test_weak_labels_are_capped_to_a_seeded_sample():
+    table = _table()
+    vectors = np.zeros((len(table), 4), np.float32)
+    labels = pd.DataFrame(
+        {
+            "external_id": list(table["external_id"][:8]),
+            "tone": ["positif"] * 6 + ["négatif"] * 2,
+            "label_file": "gold.csv",
+        }
+    )
+    weak = pd.Series(["positif"] * 6 + ["négatif"] * 6)
+    held_out = {table["id"][0], table["id"][6]}
+    _, metrics, _ = train_target("tone", table, vectors, labels, held_out, {"C": 1.0, "max_weak_labels": 2}, weak)
+    assert metrics["n_weak"] == 2  # 4 weak rows were eligible
+    assert metrics["n_train"] == 8 - 2 + 2

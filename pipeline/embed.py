@@ -267,12 +267,16 @@ class EmbeddingCache:
         np.savez(self.path, keys=keys, vectors=vectors.astype(np.float32))
 
 
-def encode_chunk(texts: list[str], config: dict[str, Any]) -> np.ndarray:
-    """Vectors of `texts` by the embedder `config` describes (built once per process/worker)."""
+def worker_embedder(config: dict[str, Any]) -> Embedder:
+    """The embedder `config` describes, built once per process (Dask worker)."""
     from pipeline.engine import worker_cache
 
-    embedder = worker_cache(("embed", json.dumps(config, sort_keys=True, default=str)), lambda: make_embedder(config))
-    return embedder.encode(texts)
+    return worker_cache(("embed", json.dumps(config, sort_keys=True, default=str)), lambda: make_embedder(config))
+
+
+def encode_chunk(texts: list[str], config: dict[str, Any]) -> np.ndarray:
+    """Vectors of `texts` by the embedder `config` describes (on a worker)."""
+    return worker_embedder(config).encode(texts)
 
 
 def engine_encoder(engine: Any, config: dict[str, Any]) -> Any:

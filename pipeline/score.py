@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.classify import TextClassifier, features
-from pipeline.embed import Embedder, EmbeddingCache, analysis_text, embed_texts, make_embedder
-from pipeline.engine import Engine, open_engine, worker_cache
+from pipeline.embed import Embedder, EmbeddingCache, analysis_text, embed_texts, make_embedder, worker_embedder
+from pipeline.engine import Engine, open_engine
 from pipeline.labels import read_label_files
 from pipeline.predict import load_models
 
@@ -114,13 +114,7 @@ def score_chunk(
     config: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`score_rows` on one chunk (table rows, their vectors, their sentences) on a worker."""
-    embedder = None
-    if embed_config is not None:
-        import json
-
-        embedder = worker_cache(
-            ("embed", json.dumps(embed_config, sort_keys=True, default=str)), lambda: make_embedder(embed_config)
-        )
+    embedder = worker_embedder(embed_config) if embed_config is not None else None
     table, vectors, sentences = part
     return score_rows(table, vectors, models, embedder, config, sentences, None)
 

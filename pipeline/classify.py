@@ -3,7 +3,9 @@
 `TextClassifier` is a scikit-learn estimator: TF-IDF on words (1-2 grams) and on characters
 within words (2-5 grams: robust to typos, SMS style and inflection) and, when given, the
 sentence vectors of the `embed` stage (scaled by `embedding_weight`), stacked and fed to a
-linear model. Its input is a DataFrame with a `text` column and the vector columns `emb_0...`
+linear model. The TF-IDF blocks count hashed terms (`HashedTfidf`): hashing needs no vocabulary,
+so the texts scored by the eight models of a run are tokenised and hashed once, not eight times,
+and a saved model holds an array of kept columns instead of a dictionary of terms. Its input is a DataFrame with a `text` column and the vector columns `emb_0...`
 (`features()` builds it), so it composes with scikit-learn tools and is saved with skops.
 """
 
@@ -15,11 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix, hstack
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion
+from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
@@ -53,6 +54,71 @@ def features(texts: list[str] | pd.Series, vectors: np.ndarray | None = None) ->
         )
         frame = pd.concat([frame, emb], axis=1)
     return frame
+
+
+_HASHED: dict[tuple, Any] = {}  # the last texts' hashed counts, per analyzer (see `hashed_counts`)
+
+
+def hashed_counts(texts: list[str], analyzer: str, ngram_range: tuple[int, int], n_features: int):
+    """Term counts of `texts` in `n_features` hashed columns (CSR, float32).
+
+    The result of the last list of texts is kept per analyzer: the models of one scoring run
+    share it (tokenising into character n-grams is most of a linear model's predict time).
+    """
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    config = (analyzer, tuple(ngram_range), int(n_features))
+    key = tuple(texts)
+    hit = _HASHED.get(config)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    counts = HashingVectorizer(
+        analyzer=analyzer,
+        ngram_range=tuple(ngram_range),
+        n_features=int(n_features),
+        alternate_sign=False,
+        norm=None,
+        dtype=np.float32,
+    ).transform(key)
+    _HASHED[config] = (key, counts)
+    return counts
+
+
+class HashedTfidf(TransformerMixin, BaseEstimator):
+    """TF-IDF (sublinear tf, smooth idf, L2 rows) on hashed word or character n-grams.
+
+    Same weighting as scikit-learn's `TfidfVectorizer(sublinear_tf=True)`; the vocabulary is the
+    hashed columns seen in at least `min_df` training texts (`columns_`), so unseen terms are
+    ignored at predict time just as a vocabulary would. With 2**22 columns, collisions between
+    the terms of a few thousand labelled texts are rare.
+    """
+
+    def __init__(
+        self, analyzer: str = "word", ngram_range: tuple[int, int] = (1, 2), min_df: int = 1, n_features: int = 2**22
+    ) -> None:
+        self.analyzer = analyzer
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.n_features = n_features
+
+    def _counts(self, texts: list[str]):
+        return hashed_counts(texts, self.analyzer, self.ngram_range, self.n_features)
+
+    def fit(self, texts: list[str], y: Any = None) -> HashedTfidf:  # noqa: ARG002 - scikit-learn's signature
+        counts = self._counts(texts)
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        self.columns_ = np.flatnonzero(df >= max(1, int(self.min_df))).astype(np.int32)
+        n = counts.shape[0]
+        self.idf_ = (np.log((1 + n) / (1 + df[self.columns_])) + 1).astype(np.float32)
+        return self
+
+    def transform(self, texts: list[str]):
+        check_is_fitted(self, "columns_")
+        matrix = self._counts(texts)[:, self.columns_].tocsr()  # a copy: the shared counts stay intact
+        np.log(matrix.data, out=matrix.data)
+        matrix.data += 1.0
+        matrix = matrix.multiply(self.idf_).tocsr()
+        return normalize(matrix, copy=False).astype(np.float32)
 
 
 class TextClassifier(ClassifierMixin, BaseEstimator):
@@ -103,7 +169,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def _matrix(self, X: pd.DataFrame, fit: bool = False):
         texts = X["text"].fillna("").astype(str).tolist()
-        words = self.vectorizer_.fit_transform(texts) if fit else self.vectorizer_.transform(texts)
+        blocks = [b.fit(texts).transform(texts) if fit else b.transform(texts) for b in self.vectorizer_]
+        words = hstack(blocks).tocsr() if len(blocks) > 1 else blocks[0]
         emb_cols = [c for c in X.columns if str(c).startswith(EMB_PREFIX)]
         if fit:
             self.n_embedding_ = len(emb_cols)
@@ -153,22 +220,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any) -> TextClassifier:
         """Learn the vocabulary and the linear model from labelled texts."""
-        blocks = [("words", TfidfVectorizer(ngram_range=(1, self.ngram_max), min_df=self.min_df, sublinear_tf=True))]
+        self.vectorizer_ = [HashedTfidf("word", (1, self.ngram_max), self.min_df)]
         if self.char_ngram_max:
-            blocks.append(
-                (
-                    "chars",
-                    TfidfVectorizer(
-                        analyzer="char_wb", ngram_range=(2, self.char_ngram_max), min_df=2, sublinear_tf=True
-                    ),
-                )
-            )
-        self.vectorizer_ = FeatureUnion(blocks)
+            self.vectorizer_.append(HashedTfidf("char_wb", (2, self.char_ngram_max), 2))
         words, dense = self._matrix(X, fit=True)
-        for _, vectorizer in self.vectorizer_.transformer_list:
-            # the terms cut by min_df are only kept for introspection: dropping them shrinks the model
-            if hasattr(vectorizer, "stop_words_"):
-                del vectorizer.stop_words_
         y = np.asarray(y)
         self.weight_ = self._choose_weight(words, dense, y)
         if self.lexicon:

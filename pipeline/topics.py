@@ -17,7 +17,10 @@ Method (params.yaml `topics`): the vectors are reduced (`reducer`: pca | umap | 
 (`clusterer`: hdbscan | kmeans), BERTopic computes class-based TF-IDF on the lemmas (French and
 English stop words already out, word 1-2 grams), guided by the seed words of each named theme
 (`themes`). HDBSCAN's outliers are then reassigned to the nearest topic when the cosine similarity
-is at least `outlier_threshold`. Each topic is mapped to the named theme whose seed-word vector is
+is at least `outlier_threshold`. The smallest topic grows with the corpus (`min_topic_share`); above
+`max_fit_docs` verbatims the model is fitted on a seeded sample of that size and every other
+verbatim joins the topic whose centroid is nearest (cosine at least `outlier_threshold`), so the
+fit's time and memory stay bounded at a million verbatims. Each topic is mapped to the named theme whose seed-word vector is
 closest to the topic's centroid, if at least `theme_min_similarity`; the others stay visible as
 candidates for new themes. Below `small_n` verbatims there is nothing to cluster: topics are the
 named themes themselves, assigned by similarity (small-N mode, said in `metrics/topics.json`).
@@ -81,13 +84,45 @@ def make_reducer(config: dict[str, Any], n_docs: int, seed: int):
     raise ValueError(f"unknown topics.reducer {kind!r}: pca | umap | none")
 
 
+def min_topic_size(config: dict[str, Any], n_docs: int) -> int:
+    """The smallest topic: `min_topic_size`, or `min_topic_share` of the fitted verbatims if more.
+
+    A fixed size makes the number of topics grow with the corpus (448 topics of 8+ verbatims at
+    10k): a share keeps a large corpus's topics few enough to read.
+    """
+    return max(int(config.get("min_topic_size", 10)), int(round(float(config.get("min_topic_share", 0)) * n_docs)))
+
+
+def fit_sample(n_docs: int, config: dict[str, Any], seed: int) -> np.ndarray:
+    """Row positions the topic model is fitted on: all, or a seeded sample of `max_fit_docs`."""
+    limit = config.get("max_fit_docs")
+    if not limit or n_docs <= int(limit):
+        return np.arange(n_docs)
+    return np.sort(np.random.default_rng(seed).choice(n_docs, int(limit), replace=False))
+
+
+def nearest_topics(vecs: np.ndarray, centroids: dict[int, np.ndarray], threshold: float | None) -> np.ndarray:
+    """Each (normalised) vector's most similar topic centroid; OUTLIER below `threshold`."""
+    out = np.full(len(vecs), OUTLIER, dtype=int)
+    if not centroids or not len(vecs):
+        return out
+    ids = np.array(list(centroids))
+    matrix = np.vstack(list(centroids.values()))
+    for start in range(0, len(vecs), 50_000):  # bounded memory: 50k x n_topics similarities at a time
+        sims = vecs[start : start + 50_000] @ matrix.T
+        best = sims.argmax(axis=1)
+        keep = sims[np.arange(len(best)), best] >= (threshold if threshold is not None else -np.inf)
+        out[start : start + 50_000] = np.where(keep, ids[best], OUTLIER)
+    return out
+
+
 def make_clusterer(config: dict[str, Any], n_docs: int, seed: int):
     """The clusterer: HDBSCAN (finds the number of topics, leaves outliers) or k-means (fixed k)."""
     kind = config.get("clusterer", "hdbscan")
+    size = min_topic_size(config, n_docs)
     if kind == "hdbscan":
         from hdbscan import HDBSCAN
 
-        size = int(config.get("min_topic_size", 10))
         return HDBSCAN(
             min_cluster_size=size,
             min_samples=config.get("min_samples"),
@@ -101,7 +136,7 @@ def make_clusterer(config: dict[str, Any], n_docs: int, seed: int):
 
         k = config.get("n_topics") or "auto"
         if k == "auto":  # about one topic per min_topic_size x 2 verbatims, between 2 and 100
-            k = int(np.clip(n_docs // (2 * int(config.get("min_topic_size", 10))), 2, 100))
+            k = int(np.clip(n_docs // (2 * size), 2, 100))
         return KMeans(n_clusters=min(int(k), n_docs), n_init=4, random_state=seed)
     raise ValueError(f"unknown topics.clusterer {kind!r}: hdbscan | kmeans")
 
@@ -142,7 +177,7 @@ def fit_topics(
         ),
         seed_topic_list=seeds if embedder is not None else None,
         top_n_words=int(config.get("top_n_words", 10)),
-        min_topic_size=int(config.get("min_topic_size", 10)),
+        min_topic_size=min_topic_size(config, len(docs)),
         calculate_probabilities=False,
     )
     topics, _ = model.fit_transform(docs, embeddings=vectors)
@@ -301,13 +336,22 @@ def run_topics(
     names = list(themes)
     theme_vecs = theme_vectors(themes, embedder)[1] if embedder is not None and themes else None
     small = len(rows) < int(config.get("small_n", 200))
-    model = None
+    model, fit_docs = None, docs
     if small:  # too few to cluster: the named themes are the topics
         topics = small_n_topics(docs, vecs, themes, theme_vecs, float(config.get("theme_min_similarity", 0.3)))
         mapping = {i: (name, 1.0) for i, name in enumerate(names)}
         keywords = {i: list(themes[name])[:10] for i, name in enumerate(names)}
     else:
-        model, topics = fit_topics(docs, vecs, config, embedder, seed)
+        # a large corpus: fit on a seeded sample, then every verbatim joins its nearest topic
+        fitted = fit_sample(len(docs), config, seed)
+        fit_docs = [docs[i] for i in fitted]
+        model, fit_topics_ = fit_topics(fit_docs, vecs[fitted], config, embedder, seed)
+        if len(fitted) < len(docs):
+            threshold = config.get("outlier_threshold")
+            topics = nearest_topics(vecs, topic_centroids(fit_topics_, vecs[fitted]), threshold)
+            topics[fitted] = fit_topics_
+        else:
+            topics = fit_topics_
         weighted = {t: list(model.get_topic(t) or []) for t in set(topics.tolist()) if t != OUTLIER}
         mapping = map_to_themes(
             topic_centroids(topics, vecs),
@@ -364,9 +408,12 @@ def run_topics(
         "n_candidate_topics": int(topics_table["is_candidate"].sum()) if len(topics_table) else 0,
         "outlier_share": round(float((topics == OUTLIER).mean()), 4),
         "mapped_share": round(float(assigned["theme"].notna().mean()), 4),
-        "coherence_npmi": coherence_npmi(top_words, docs) if not small else None,
+        "coherence_npmi": coherence_npmi(top_words, fit_docs) if not small else None,
         "diversity": diversity(top_words),
     }
+    if not small:
+        metrics["fitted_on"] = len(fit_docs)
+        metrics["min_topic_size"] = min_topic_size(config, len(fit_docs))
     return model, assigned, topics_table, metrics
 
 
@@ -461,7 +508,7 @@ def main(
             .fillna("")
             .tolist()
         )
-        hierarchy = model.hierarchical_topics(docs)
+        hierarchy = model.hierarchical_topics([docs[i] for i in fit_sample(len(docs), config, seed)])
     hierarchy.to_csv(reports_dir / "topic_hierarchy.csv", index=False)
     save_model(model, model_dir, embedder)
     gold_dir = Path("data/labels")

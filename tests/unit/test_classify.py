@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.classify import TextClassifier, features, load_model, save_model
+from pipeline.classify import HashedTfidf, TextClassifier, features, load_model, save_model
 from pipeline.labels import join_labels, read_label_files, weak_tone_labels
 
 POS = [
@@ -54,6 +54,22 @@ def test_deterministic_and_skops_roundtrip(tmp_path):
     save_model(a, tmp_path / "m.skops")
     loaded = load_model(tmp_path / "m.skops")
     np.testing.assert_allclose(loaded.decision_function(X), a.decision_function(X))
+
+
+@pytest.mark.parametrize(("analyzer", "ngrams", "min_df"), [("word", (1, 2), 1), ("char_wb", (2, 5), 2)])
+def test_hashed_tfidf_weighs_like_scikit_learn_tfidf(analyzer, ngrams, min_df):
+    """Same rows as TfidfVectorizer(sublinear_tf=True), up to the order of the columns; unseen
+    terms ignored; the counts shared between models are not altered by a transform."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    train, other = POS + NEG + ["frais frais frais, honteux"], ["frais inconnus zzz", "merci !"]
+    reference = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, min_df=min_df, sublinear_tf=True).fit(train)
+    hashed = HashedTfidf(analyzer, ngrams, min_df).fit(train)
+    assert len(hashed.columns_) == len(reference.vocabulary_)
+    for texts in (train, other, train):  # `train` again: from the shared counts
+        a, b = reference.transform(texts).toarray(), hashed.transform(texts).toarray()
+        np.testing.assert_allclose(np.sort(a, axis=1), np.sort(b, axis=1), atol=1e-6)
+        np.testing.assert_allclose(a @ a.T, b @ b.T, atol=1e-6)
 
 
 def test_wrong_embedding_width_is_an_error():

@@ -61,6 +61,20 @@ def test_topics_are_found_and_mapped_to_named_themes(clusterer):
     pd.testing.assert_frame_equal(assigned, again)
 
 
+def test_large_corpus_fits_on_a_sample_and_assigns_the_rest():
+    """Above max_fit_docs the model sees a seeded sample; every other verbatim joins its nearest
+    topic, so the topics are those of a full fit. min_topic_share scales the smallest topic."""
+    table, vectors, lemmas, truth, _ = _corpus(per_group=150)
+    config = {"themes": THEMES, "min_topic_size": 5, "min_topic_share": 0.1, "max_fit_docs": 200, "small_n": 100}
+    _, assigned, topics, metrics = run_topics(table, vectors, lemmas, config, None)
+    assert metrics["fitted_on"] == 200 and metrics["min_topic_size"] == 20  # 10% of the 200 fitted
+    assert len(assigned) == 600 and metrics["n_topics"] == 4 and metrics["outlier_share"] == 0
+    assert adjusted_rand_score(truth, assigned["topic"]) > 0.9
+    assert topics["size"].sum() == 600
+    _, again, _, _ = run_topics(table, vectors, lemmas, config, None)
+    pd.testing.assert_frame_equal(assigned, again)
+
+
 def test_saved_model_assigns_new_verbatims(tmp_path):
     table, vectors, lemmas, truth, centers = _corpus()
     model, assigned, _, _ = run_topics(

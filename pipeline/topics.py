@@ -63,10 +63,36 @@ class BERTopicEmbedder:
         self.backend = _Backend()
 
 
+def gpu_library(config: dict[str, Any]) -> Any:
+    """RAPIDS cuML when `gpu` is auto (the default), cuML is installed and a CUDA device is
+    present: UMAP, PCA and HDBSCAN then run on the GPU. None otherwise (CPU)."""
+    if str(config.get("gpu", "auto")).lower() in ("off", "false", "no", "none"):
+        return None
+    try:
+        import cuml
+        import cupy
+
+        return cuml if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:  # noqa: BLE001 - not installed, no driver, no device: all mean CPU
+        return None
+
+
 def make_reducer(config: dict[str, Any], n_docs: int, seed: int):
-    """The dimension reduction before clustering."""
+    """The dimension reduction before clustering (on the GPU with cuML, see `gpu_library`)."""
     kind = config.get("reducer", "pca")
     dims = int(config.get("n_components", 10))
+    gpu = gpu_library(config) if kind in ("umap", "pca") else None
+    if gpu is not None:
+        log.info("topics: %s on the GPU (cuML)", kind)
+        if kind == "umap":
+            return gpu.manifold.UMAP(
+                n_neighbors=min(15, max(2, n_docs - 1)),
+                n_components=dims,
+                min_dist=0.0,
+                metric="cosine",
+                random_state=seed,
+            )
+        return gpu.decomposition.PCA(n_components=min(dims, max(1, n_docs - 1)), random_state=seed)
     if kind == "umap":
         from umap import UMAP
 
@@ -120,6 +146,16 @@ def make_clusterer(config: dict[str, Any], n_docs: int, seed: int):
     """The clusterer: HDBSCAN (finds the number of topics, leaves outliers) or k-means (fixed k)."""
     kind = config.get("clusterer", "hdbscan")
     size = min_topic_size(config, n_docs)
+    gpu = gpu_library(config) if kind == "hdbscan" else None
+    if gpu is not None:
+        log.info("topics: HDBSCAN on the GPU (cuML)")
+        return gpu.cluster.HDBSCAN(
+            min_cluster_size=size,
+            min_samples=config.get("min_samples"),
+            metric="euclidean",
+            cluster_selection_method=config.get("cluster_selection", "leaf"),
+            prediction_data=True,
+        )
     if kind == "hdbscan":
         from hdbscan import HDBSCAN
 

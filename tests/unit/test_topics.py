@@ -110,3 +110,37 @@ def test_keyword_matching_uses_word_stems_and_multi_word_seeds():
     )
     assert scores == {"app": 0.5, "frais": 0.3}
     assert small_n_topics(["rien à voir"], np.zeros((1, 2)), {"a": ["appli"]}, None, 0.3).tolist() == [-1]
+
+
+def test_gpu_path_uses_cuml_only_when_installed_with_a_device(monkeypatch):
+    """cuML's UMAP/PCA/HDBSCAN are chosen when RAPIDS and a CUDA device are there; otherwise, or
+    with `gpu: off`, the CPU libraries. (Fake cuML/cupy modules: this machine has no GPU.)"""
+    import sys
+    import types
+
+    from pipeline.topics import make_clusterer, make_reducer
+
+    class Recorded:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    devices = {"count": 1}
+    cupy = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: devices["count"]))
+    )
+    cuml = types.SimpleNamespace(
+        cluster=types.SimpleNamespace(HDBSCAN=type("HDBSCAN", (Recorded,), {})),
+        manifold=types.SimpleNamespace(UMAP=type("UMAP", (Recorded,), {})),
+        decomposition=types.SimpleNamespace(PCA=type("PCA", (Recorded,), {})),
+    )
+    monkeypatch.setitem(sys.modules, "cupy", cupy)
+    monkeypatch.setitem(sys.modules, "cuml", cuml)
+    config = {"min_topic_size": 12, "reducer": "umap"}
+    assert isinstance(make_clusterer(config, 1000, 0), cuml.cluster.HDBSCAN)
+    assert make_clusterer(config, 1000, 0).kwargs["min_cluster_size"] == 12
+    assert isinstance(make_reducer(config, 1000, 0), cuml.manifold.UMAP)
+    assert isinstance(make_reducer({"reducer": "pca"}, 1000, 0), cuml.decomposition.PCA)
+    assert type(make_clusterer({**config, "gpu": False}, 1000, 0)).__module__.startswith("hdbscan")
+    devices["count"] = 0
+    assert type(make_clusterer(config, 1000, 0)).__module__.startswith("hdbscan")
+    assert type(make_reducer({"reducer": "pca"}, 1000, 0)).__module__.startswith("sklearn")

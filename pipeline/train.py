@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -66,9 +63,6 @@ def evaluate(y_true: list[str], y_pred: list[str]) -> dict[str, Any]:
     }
 
 
-_ENCODE_LOCK = threading.Lock()
-
-
 def train_target(
     target: str,
     verbatims: pd.DataFrame,
@@ -98,8 +92,7 @@ def train_target(
         known = positions >= 0
         vecs[known] = vectors[positions[known]]
         if (~known).any() and embedder is not None:
-            with _ENCODE_LOCK:  # targets train in threads; one encoder serves them in turn
-                vecs[~known] = embedder.encode(rows.loc[~known, "text"].tolist())
+            vecs[~known] = embedder.encode(rows.loc[~known, "text"].tolist())
         return features(rows["text"].tolist(), vecs)
 
     ids = verbatims["id"].to_numpy()
@@ -214,44 +207,34 @@ def main(
     all_metrics: dict[str, Any] = {}
     anchors = config.get("anchors") or {}
     classes: dict[str, list[str]] = {}
-    trained = []
     for target in config.get("targets", ["tone"]):
         n_labels = len(join_labels(table, labels, target)) + (int((weak != "").sum()) if target == "tone" else 0)
-        if n_labels >= config.get("min_labels", 20):
-            trained.append(target)
-            continue
-        if target not in anchors:
-            log.warning("%s: %d labels (< train.min_labels) and no anchors: not trained", target, n_labels)
-            continue
-        embedder = embedder or make_embedder(params.get("embed", {}))
-        model = anchor_model(target, anchors[target], embedder)
-        save_model(model, model_dir / f"{target}.skops")
-        classes[target] = [str(c) for c in model.classes_]
-        all_metrics[target] = {"n_anchors": sum(len(v) for v in anchors[target].values())}
-        pd.DataFrame(columns=["actual", "predicted"]).to_csv(confusion_dir / f"{target}.csv", index=False)
-    # the targets train in threads: liblinear releases the GIL, and each fit is seeded (same models)
-    with ThreadPoolExecutor(max_workers=max(1, int(config.get("n_jobs") or os.cpu_count() or 1))) as pool:
-        results = pool.map(
-            lambda t: train_target(
-                t, table, vectors, labels, held_out, config, weak if t == "tone" else None, embedder
-            ),
-            trained,
-        )
-        for target, (model, metrics, confusion) in zip(trained, results, strict=True):
+        if n_labels < config.get("min_labels", 20):
+            if target not in anchors:
+                log.warning("%s: %d labels (< train.min_labels) and no anchors: not trained", target, n_labels)
+                continue
+            embedder = embedder or make_embedder(params.get("embed", {}))
+            model = anchor_model(target, anchors[target], embedder)
             save_model(model, model_dir / f"{target}.skops")
             classes[target] = [str(c) for c in model.classes_]
-            confusion.to_csv(confusion_dir / f"{target}.csv", index=False)
-            all_metrics[target] = metrics
-            log.info(
-                "%s: accuracy %.3f, macro-F1 %.3f on %d held-out rows (majority %.3f)",
-                target,
-                metrics["accuracy"],
-                metrics["macro_f1"],
-                metrics["n_test"],
-                metrics["majority_baseline"],
-            )
-    all_metrics = {t: all_metrics[t] for t in config.get("targets", ["tone"]) if t in all_metrics}
-    classes = {t: classes[t] for t in all_metrics}
+            all_metrics[target] = {"n_anchors": sum(len(v) for v in anchors[target].values())}
+            pd.DataFrame(columns=["actual", "predicted"]).to_csv(confusion_dir / f"{target}.csv", index=False)
+            continue
+        model, metrics, confusion = train_target(
+            target, table, vectors, labels, held_out, config, weak if target == "tone" else None, embedder
+        )
+        save_model(model, model_dir / f"{target}.skops")
+        classes[target] = [str(c) for c in model.classes_]
+        confusion.to_csv(confusion_dir / f"{target}.csv", index=False)
+        all_metrics[target] = metrics
+        log.info(
+            "%s: accuracy %.3f, macro-F1 %.3f on %d held-out rows (majority %.3f)",
+            target,
+            metrics["accuracy"],
+            metrics["macro_f1"],
+            metrics["n_test"],
+            metrics["majority_baseline"],
+        )
     meta = (
         json.loads((Path(embeddings).with_suffix(".json")).read_text())
         if Path(embeddings).with_suffix(".json").exists()

@@ -1,7 +1,5 @@
 """The train stage's core: held-out evaluation, weak labels, standalone labelled texts."""
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -90,50 +88,3 @@ def test_weak_labels_are_capped_to_a_seeded_sample():
     _, metrics, _ = train_target("tone", table, vectors, labels, held_out, {"C": 1.0, "max_weak_labels": 2}, weak)
     assert metrics["n_weak"] == 2  # 4 weak rows were eligible
     assert metrics["n_train"] == 8 - 2 + 2
-
-
-def test_targets_trained_in_threads_give_the_models_of_one_thread(tmp_path):
-    """`train.n_jobs` only changes how many targets fit at once: same metrics, same predictions."""
-    import yaml
-
-    from pipeline.classify import features, load_model
-    from pipeline.train import main
-
-    table = pd.concat([_table()] * 4, ignore_index=True)
-    table["id"] = [f"v_{i:016x}" for i in range(len(table))]
-    table["external_id"] = [f"e{i}" for i in range(len(table))]
-    table.to_parquet(tmp_path / "verbatims.parquet")
-    vectors = np.random.default_rng(0).normal(size=(len(table), 4)).astype(np.float32)
-    np.save(tmp_path / "embeddings.npy", vectors)
-    (tmp_path / "labels").mkdir()
-    pd.DataFrame(
-        {
-            "external_id": table["external_id"],
-            "tone": (["positif"] * 6 + ["négatif"] * 6) * 4,
-            "churn": (["0"] * 10 + ["1"] * 2) * 4,
-            "service": (["agence"] * 3 + ["digital"] * 3 + ["tarifs"] * 3 + ["agence"] * 3) * 4,
-        }
-    ).to_csv(tmp_path / "labels" / "gold.csv", index=False)
-    outputs = {}
-    for n_jobs in (1, 2):
-        config = {"targets": ["tone", "churn", "service"], "min_labels": 10, "C": 1.0, "n_jobs": n_jobs}
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump({"base": {"seed": 3}, "train": config}))
-        out = tmp_path / f"out{n_jobs}"
-        main(
-            tmp_path / "verbatims.parquet",
-            tmp_path / "embeddings.npy",
-            tmp_path / "labels",
-            out / "models",
-            out / "metrics.json",
-            out / "confusion",
-            tmp_path / "params.yaml",
-        )
-        X = features(table["text"], vectors)
-        outputs[n_jobs] = (
-            (out / "metrics.json").read_text(),
-            {t: load_model(out / "models" / f"{t}.skops").predict_proba(X) for t in ("tone", "churn", "service")},
-        )
-    assert list(json.loads(outputs[2][0])) == ["tone", "churn", "service"]
-    assert outputs[1][0] == outputs[2][0]
-    for target, proba in outputs[1][1].items():
-        np.testing.assert_allclose(proba, outputs[2][1][target])

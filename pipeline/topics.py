@@ -146,27 +146,21 @@ def make_clusterer(config: dict[str, Any], n_docs: int, seed: int):
     """The clusterer: HDBSCAN (finds the number of topics, leaves outliers) or k-means (fixed k)."""
     kind = config.get("clusterer", "hdbscan")
     size = min_topic_size(config, n_docs)
-    gpu = gpu_library(config) if kind == "hdbscan" else None
-    if gpu is not None:
-        log.info("topics: HDBSCAN on the GPU (cuML)")
-        return gpu.cluster.HDBSCAN(
-            min_cluster_size=size,
-            min_samples=config.get("min_samples"),
-            metric="euclidean",
-            cluster_selection_method=config.get("cluster_selection", "leaf"),
-            prediction_data=True,
-        )
     if kind == "hdbscan":
+        settings = {
+            "min_cluster_size": size,
+            "min_samples": config.get("min_samples"),
+            "metric": "euclidean",
+            "cluster_selection_method": config.get("cluster_selection", "leaf"),
+            "prediction_data": True,
+        }
+        gpu = gpu_library(config)
+        if gpu is not None:
+            log.info("topics: HDBSCAN on the GPU (cuML)")
+            return gpu.cluster.HDBSCAN(**settings)
         from hdbscan import HDBSCAN
 
-        return HDBSCAN(
-            min_cluster_size=size,
-            min_samples=config.get("min_samples"),
-            metric="euclidean",
-            cluster_selection_method=config.get("cluster_selection", "leaf"),
-            prediction_data=True,
-            core_dist_n_jobs=int(config.get("n_jobs", os.cpu_count() or 1)),
-        )
+        return HDBSCAN(**settings, core_dist_n_jobs=int(config.get("n_jobs", os.cpu_count() or 1)))
     if kind == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -389,8 +383,9 @@ def run_topics(
         else:
             topics = fit_topics_
         weighted = {t: list(model.get_topic(t) or []) for t in set(topics.tolist()) if t != OUTLIER}
+        centroids = topic_centroids(topics, vecs)
         mapping = map_to_themes(
-            topic_centroids(topics, vecs),
+            centroids,
             names,
             theme_vecs,
             float(config.get("theme_min_similarity", 0.3)),
@@ -398,7 +393,8 @@ def run_topics(
             themes,
         )
         keywords = {t: [w for w, _ in weighted.get(t, [])] for t in mapping}
-    centroids = topic_centroids(topics, vecs)
+    if small:
+        centroids = topic_centroids(topics, vecs)
     per_topic = []
     for topic, (theme, sim) in sorted(mapping.items()):
         members = np.flatnonzero(topics == topic)

@@ -9,6 +9,7 @@ wall time and the peak resident memory of the stage's whole process tree (the DV
 stage and its worker processes, sampled every 0.1 s). End to end = the sum of the stages.
 
 Run: python -m benchmarks.bench_scale [--sizes 10000 100000 1000000] [--engine local|dask]
+     [--profiles default fast]
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ from benchmarks.common import ROOT, machine_info, write_results
 OUT = ROOT / "benchmarks" / "out"
 COPY = ("pipeline", "params.yaml", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore", "data/actions.csv")
 SEGMENTS = ["Particulier", "Particulier", "Particulier", "Premium", "Professionnel", "Patrimonial"]
+# Parameter sets compared (dotted params.yaml keys): `default` is params.yaml as shipped; `fast` is
+# the profile the README recommends for very large corpora (static word vectors distilled from USE,
+# no English expert), whose quality cost `benchmarks/bench_embed.py` measures.
+PROFILES: dict[str, dict[str, object]] = {
+    "default": {},
+    "fast": {"embed.backend": "static", "embed.experts": {}},
+}
 
 
 def scored_pool() -> list[tuple[str, object, object, object]]:
@@ -97,9 +105,17 @@ def build_export(path: Path, rows: int, seed: int = 0) -> None:
             )
 
 
-def build_project(n: int, engine: str) -> Path:
+def set_param(params: dict, dotted: str, value: object) -> None:
+    *path, last = dotted.split(".")
+    for key in path:
+        params = params.setdefault(key, {})
+    params[last] = value
+
+
+def build_project(n: int, engine: str, profile: str = "default") -> Path:
     """A copy of the project with the sample's sources, its labels and an N-row export."""
-    project = OUT / (f"scale_{n}" if engine == "local" else f"scale_{n}_{engine}")
+    suffix = "".join(f"_{part}" for part in (engine, profile) if part not in ("local", "default"))
+    project = OUT / f"scale_{n}{suffix}"
     if project.exists():
         shutil.rmtree(project)
     for rel in (*COPY, "data/raw", "data/labels"):
@@ -134,6 +150,8 @@ def build_project(n: int, engine: str) -> Path:
         },
     }
     params["engine"]["name"] = engine
+    for key, value in PROFILES[profile].items():
+        set_param(params, key, value)
     (project / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False), encoding="utf-8")
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     return project
@@ -185,8 +203,8 @@ def stages_of(project: Path, env: dict) -> list[str]:
     return [line.strip() for line in listing.stdout.splitlines() if line.strip()]
 
 
-def run_size(n: int, engine: str) -> dict:
-    project = build_project(n, engine)
+def run_size(n: int, engine: str, profile: str = "default") -> dict:
+    project = build_project(n, engine, profile)
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -209,6 +227,8 @@ def run_size(n: int, engine: str) -> dict:
         "n_export": n,
         "n_verbatims": len(scored),
         "engine": engine,
+        "profile": profile,
+        "profile_params": PROFILES[profile],
         "seconds": round(total_seconds, 1),
         "verbatims_per_s": round(len(scored) / total_seconds, 1),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
@@ -229,7 +249,9 @@ def markdown(report: dict) -> list[str]:
     ]
     for run in report["runs"]:
         lines += [
-            f"### {run['n_verbatims']:,} verbatims (engine {run['engine']})",
+            f"### {run['n_verbatims']:,} verbatims (engine {run['engine']}, profile {run.get('profile', 'default')}"
+            + (f": {run['profile_params']}" if run.get("profile_params") else "")
+            + ")",
             "",
             f"End to end: **{run['seconds']:,} s**, **{run['verbatims_per_s']:,} verbatims/s**, "
             f"peak memory **{run['peak_rss_mb']:,} MB** (largest stage, whole process tree). "
@@ -251,14 +273,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--engine", default="local", choices=["local", "dask"])
+    parser.add_argument("--profiles", nargs="+", default=["default"], choices=list(PROFILES))
     args = parser.parse_args(argv)
-    runs = [run_size(n, args.engine) for n in args.sizes]
+    runs = [run_size(n, args.engine, profile) for n in args.sizes for profile in args.profiles]
     report = {
         "benchmark": "scale",
         "date": datetime.now().isoformat(timespec="seconds"),
         "command": "python -m benchmarks.bench_scale --sizes "
         + " ".join(map(str, args.sizes))
-        + ("" if args.engine == "local" else f" --engine {args.engine}"),
+        + ("" if args.engine == "local" else f" --engine {args.engine}")
+        + ("" if args.profiles == ["default"] else " --profiles " + " ".join(args.profiles)),
         "machine": machine_info(),
         "runs": runs,
     }

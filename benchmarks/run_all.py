@@ -23,8 +23,9 @@ from benchmarks.common import RESULTS, ROOT, machine_info
 SHARED = ROOT.parent / "shared" / "data"
 # (name of results/<name>.json, module, arguments, needs ../shared/data)
 SUITE = [
-    ("scale", "benchmarks.bench_scale", [], False),
+    ("scale", "benchmarks.bench_scale", ["--profiles", "default", "fast"], False),
     ("classify", "benchmarks.bench_classify", [], True),
+    ("embed", "benchmarks.bench_embed", [], True),
     ("topics", "benchmarks.bench_topics", [], True),
     ("cli", "benchmarks.bench_cli", [], True),
     ("ingest", "benchmarks.bench_ingest", ["--rows", "100000"], False),
@@ -41,7 +42,7 @@ def run_suite(sizes: list[int] | None) -> dict[str, str]:
             status[name] = f"skipped: {SHARED} is absent"
             continue
         if name == "scale" and sizes:
-            args = ["--sizes", *map(str, sizes)]
+            args = [*args, "--sizes", *map(str, sizes)]
         t0 = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT)
         status[name] = f"exit {run.returncode} after {time.perf_counter() - t0:.0f} s"

@@ -166,10 +166,11 @@ def emerging_topics(table: pd.DataFrame, topic_column: str, config: dict[str, An
     cut = rows["date"].max() - pd.Timedelta(weeks=cfg["recent_weeks"])
     recent, before = rows[rows["date"] > cut], rows[rows["date"] <= cut]
     alerts = []
+    counts_before = before[topic_column].value_counts()
     for topic, group in recent.groupby(topic_column):
         n_recent = len(group)
         share_recent = n_recent / max(len(recent), 1)
-        n_before = int((before[topic_column] == topic).sum())
+        n_before = int(counts_before.get(topic, 0))
         share_before = n_before / max(len(before), 1)
         if n_recent >= cfg["min_count"] and (share_before == 0 or share_recent >= cfg["emerging_ratio"] * share_before):
             alerts.append(
@@ -200,8 +201,10 @@ def customer_alerts(table: pd.DataFrame, config: dict[str, Any]) -> list[dict[st
     alerts = []
     if "repeat_complainer" in table:
         repeat = table[table["repeat_complainer"].fillna(False).astype(bool)]
+        texts = table[table["has_text"].astype(bool)]
+        rows_of = texts.groupby("customer_id").indices  # each customer's rows, found once
         for customer, _rows in repeat.groupby("customer_id"):
-            every = table[(table["customer_id"] == customer) & table["has_text"].astype(bool)]
+            every = texts.iloc[rows_of.get(customer, [])]
             alerts.append(
                 {
                     "type": "repeat_complainer",

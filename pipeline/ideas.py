@@ -47,12 +47,12 @@ def idea_sentences(scored: pd.DataFrame, sentences: pd.DataFrame) -> pd.DataFram
     if "modality" in scored:
         is_suggestion |= scored["modality"].eq("suggestion")
     ids = set(scored.loc[is_suggestion & scored["has_text"].astype(bool), "id"])
-    candidates = sentences[sentences["id"].isin(ids)].copy()
-    rows = []
-    for vid, group in candidates.groupby("id", sort=False):
-        marked = group[group["sentence"].str.contains(MARKERS)]
-        pick = marked.iloc[0] if len(marked) else group.loc[group["sentence"].str.len().idxmax()]
-        rows.append({"id": vid, "sentence": pick["sentence"]})
+    candidates = sentences.loc[sentences["id"].isin(ids), ["id", "sentence"]]
+    # per verbatim (in order of appearance): its first sentence with a marker, else its longest
+    longest = candidates.loc[candidates["sentence"].str.len().groupby(candidates["id"], sort=False).idxmax()]
+    marked = candidates[candidates["sentence"].str.contains(MARKERS)].drop_duplicates("id").set_index("id")["sentence"]
+    picked = longest["id"].map(marked).fillna(longest["sentence"])
+    rows = [{"id": vid, "sentence": s} for vid, s in zip(longest["id"], picked, strict=True)]
     missing = ids - {r["id"] for r in rows}  # a suggestion of a single short sentence
     texts = scored.set_index("id")["text"]
     rows += [
@@ -91,8 +91,9 @@ def rank_ideas(
     total_negative = max(float(negatives.sum()), 1.0)
     norm = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     rows = []
-    for label in sorted(set(labels.tolist())):
-        members = np.flatnonzero(labels == label)
+    order = np.argsort(labels, kind="stable")  # each label's members, in order: one pass, not one per label
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    for members in np.split(order, bounds) if len(labels) else []:
         group = picked.iloc[members]
         centre = norm[members].mean(axis=0)
         central = members[np.argsort(-(norm[members] @ centre))]

@@ -26,6 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger("voix.irritants")
@@ -145,7 +146,8 @@ def french_aspects(
 
 def english_aspects(lemmas: list[str], content: list[str]) -> list[tuple[str, str]]:
     """Untagged sentences: consecutive content-lemma pairs ("account fee", "app crash")."""
-    words = [w for w in lemmas if w in set(content) and w not in _PLACEHOLDER_WORDS]
+    content = set(content)
+    words = [w for w in lemmas if w in content and w not in _PLACEHOLDER_WORDS]
     return [(f"{a} {b}", f"{a} {b}") for a, b in zip(words, words[1:], strict=False)][:3]
 
 
@@ -153,19 +155,34 @@ def _stems(words: list[str]) -> set[str]:
     return {w.lower()[:5] for w in words if len(w) >= 3}
 
 
-def categorise(lemmas: list[str], categories: dict[str, list[str]]) -> str:
-    """The irritant category whose seed words the sentence uses most ("autre" if none)."""
-    stems = _stems(lemmas)
+def _category_seeds(categories: dict[str, list[str]]) -> list[tuple[str, list[set[str]]]]:
+    """Each category with the stems of its seeds (a seed with no word of 3 letters or more never matches)."""
+    seeds = {name: [_stems(seed.replace("-", " ").split()) for seed in words] for name, words in categories.items()}
+    return [(name, [stems for stems in seed_stems if stems]) for name, seed_stems in seeds.items()]
+
+
+def _best_category(stems: set[str], seeds: list[tuple[str, list[set[str]]]]) -> str:
     best, best_score = "autre", 0
-    for name, seeds in categories.items():
-        score = 0
-        for seed in seeds:
-            parts = [p for p in seed.replace("-", " ").split() if len(p) >= 3]
-            if parts and all(p.lower()[:5] in stems for p in parts):
-                score += 1
+    for name, seed_stems in seeds:
+        score = sum(1 for seed in seed_stems if seed <= stems)
         if score > best_score:
             best, best_score = name, score
     return best
+
+
+def categorise(lemmas: list[str], categories: dict[str, list[str]]) -> str:
+    """The irritant category whose seed words the sentence uses most ("autre" if none)."""
+    return _best_category(_stems(lemmas), _category_seeds(categories))
+
+
+def _sentence_aspects(
+    tokens: list[str], lemmas: list[str], pos: list[str], lang: str, generic: set[str]
+) -> list[tuple[str, str]]:
+    """The aspects of one sentence: noun phrases in French, content-lemma pairs in English."""
+    if lang == "en":
+        content = [lemma for lemma in lemmas if len(lemma) > 2 and lemma.isalpha() and lemma not in _EN_STOP]
+        return english_aspects([w.lower() for w in lemmas], content)
+    return french_aspects(tokens, lemmas, pos, generic)
 
 
 def extract_aspects(
@@ -182,42 +199,53 @@ def extract_aspects(
         how="inner",
         suffixes=("", "_nlp"),
     )
-    stage = scored.set_index("id")["journey_stage"] if "journey_stage" in scored else pd.Series(dtype=object)
-    dates = scored.set_index("id")["date"] if "date" in scored else pd.Series(dtype=object)
-    categories = config.get("categories", {})
+    seeds = _category_seeds(config.get("categories", {}))
     generic = {w.lower() for w in config.get("generic_nouns", [])}
-    rows = []
-    for r in merged.itertuples(index=False):
-        tokens, lemmas, pos = list(r.tokens), list(r.lemmas), list(r.pos)
-        if r.lang == "en":
-            content = [lemma for lemma, p in zip(lemmas, pos, strict=True) if len(lemma) > 2 and lemma.isalpha()]
-            found = english_aspects([w.lower() for w in lemmas], [c for c in content if c not in _EN_STOP])
-        else:
-            found = french_aspects(tokens, lemmas, pos, generic)
-        category = categorise(lemmas, categories) if r.tone == "négatif" else None
-        for written, key in found:
-            rows.append(
-                {
-                    "id": r.id,
-                    "sentence_index": r.sentence_index,
-                    "sentence": r.sentence,
-                    "polarity": "irritant" if r.tone == "négatif" else "enthousiasmant",
-                    "confidence": float(r.tone_confidence),
-                    "aspect": written,
-                    "aspect_key": key,
-                    "category": category,
-                    "journey_stage": stage.get(r.id),
-                    "date": dates.get(r.id),
-                    "lang": r.lang,
-                }
-            )
-    return pd.DataFrame(rows, columns=ASPECT_COLUMNS)
+    negative = (merged["tone"] == "négatif").to_numpy()
+    found = [
+        _sentence_aspects(list(tokens), list(lemmas), list(pos), lang, generic)
+        for tokens, lemmas, pos, lang in zip(
+            merged["tokens"], merged["lemmas"], merged["pos"], merged["lang"], strict=True
+        )
+    ]
+    categories = [
+        _best_category(_stems(lemmas), seeds) if neg else None
+        for lemmas, neg in zip(merged["lemmas"], negative, strict=True)
+    ]
+    if not any(found):
+        return pd.DataFrame(columns=ASPECT_COLUMNS)
+    rows = np.repeat(np.arange(len(merged)), [len(f) for f in found])  # one row per aspect, of its sentence
+    sentences = merged.iloc[rows].reset_index(drop=True)
+    aspects = [aspect for f in found for aspect in f]
+    info = scored.set_index("id")
+    return pd.DataFrame(
+        {
+            "id": sentences["id"],
+            "sentence_index": sentences["sentence_index"],
+            "sentence": sentences["sentence"],
+            "polarity": np.where(negative[rows], "irritant", "enthousiasmant").tolist(),
+            "confidence": sentences["tone_confidence"].astype(float),
+            "aspect": [written for written, _ in aspects],
+            "aspect_key": [key for _, key in aspects],
+            "category": [categories[i] for i in rows],
+            "journey_stage": sentences["id"].map(info["journey_stage"]) if "journey_stage" in info else None,
+            "date": sentences["id"].map(info["date"]) if "date" in info else None,
+            "lang": sentences["lang"],
+        },
+        columns=ASPECT_COLUMNS,
+    )
 
 
 def _english_stop_words() -> set[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
+    """spaCy's English stop words, read from their module without importing spaCy (seconds of imports)."""
+    import importlib.util
 
-    return set(STOP_WORDS)
+    package = importlib.util.find_spec("spacy")
+    path = Path(package.submodule_search_locations[0]) / "lang" / "en" / "stop_words.py"
+    spec = importlib.util.spec_from_file_location("_voix_en_stop_words", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return set(module.STOP_WORDS)
 
 
 _EN_STOP = _english_stop_words()

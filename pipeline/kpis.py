@@ -110,7 +110,9 @@ def period_of(dates: pd.Series, freq: str = "M") -> pd.Series:
 
 def compute_kpis(table: pd.DataFrame, config: dict[str, Any], complaint_labels: list[str]) -> dict[str, Any]:
     """Overall, by period and by each `group_by` column."""
-    table = table.copy()
+    used = ["date", "has_text", "nps", "ces", "csat_score", "tone", "qualification", "tone_score"]
+    used += [c for c in config.get("group_by", []) if c not in used]
+    table = table[[c for c in table if c in used]].copy()  # only what is measured: each group is a copy
     table["period"] = period_of(table["date"], config.get("period", "M"))
     dates = pd.to_datetime(table["date"], errors="coerce")
     report: dict[str, Any] = {

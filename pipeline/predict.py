@@ -26,7 +26,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from pipeline.classify import TextClassifier, features, load_model, model_params, save_model
-from pipeline.embed import Embedder, embed_texts, make_embedder
+from pipeline.embed import Embedder, embed_texts, is_learned, make_embedder
 from pipeline.errors import VoixError
 from pipeline.train import evaluate
 
@@ -104,12 +104,19 @@ def load_models(model_dir: Path) -> tuple[dict[str, TextClassifier], dict[str, A
     return {t: load_model(model_dir / f"{t}.skops") for t in manifest["targets"]}, manifest
 
 
-def embedder_for(manifest: dict[str, Any], embed_config: dict[str, Any]) -> Embedder | None:
-    """The embedding backend a model was trained with (None for a words-only model)."""
+def embedder_for(
+    manifest: dict[str, Any], embed_config: dict[str, Any], model_dir: Path | None = None
+) -> Embedder | None:
+    """The embedding backend a model was trained with (None for a words-only model).
+
+    A learned backend saved with the model (`voix train`: `<model_dir>/embedder/`) is loaded from
+    there; otherwise from the pipeline's `models/embedder/`.
+    """
     if not manifest.get("embedding"):
         return None
     config = dict(manifest.get("embed_config") or embed_config)
-    return make_embedder(config)
+    own = Path(model_dir) / "embedder" if model_dir is not None else None
+    return make_embedder(config, model_dir=own if own is not None and own.exists() else None)
 
 
 def predict_frame(
@@ -201,7 +208,13 @@ def train_command(
         raise VoixError(f"{labels}: no `{target}` column (columns: {list(frame.columns)}).")
     frame = frame[(frame[target].astype(str).str.strip() != "") & frame[target].notna()]
     embed_config = params.get("embed", {"backend": "use"})
-    embedder = make_embedder(embed_config) if embed_config.get("backend") != "tfidf-svd" else None
+    if embed_config.get("backend") == "tfidf-svd":
+        embedder = None  # words only: the classifier's own TF-IDF already covers what it would add
+    elif is_learned(embed_config):  # static vectors: learned from these labels, kept with the model
+        texts = frame[text_column].astype(str).tolist()
+        embedder = make_embedder(embed_config, fit_texts=texts, model_dir=Path(model_dir) / "embedder")
+    else:
+        embedder = make_embedder(embed_config)
     metrics = train_model(
         frame[text_column].astype(str).tolist(),
         frame[target].astype(str).tolist(),
@@ -232,7 +245,7 @@ def predict_command(
 
     params = load_params(params_file) if Path(params_file).exists() else {}
     models, manifest = load_models(model_dir)
-    embedder = embedder_for(manifest, params.get("embed", {"backend": "use"}))
+    embedder = embedder_for(manifest, params.get("embed", {"backend": "use"}), model_dir)
     frame = read_table(input_path, text_column)
     if list(models) == [CUSTOM]:
         threshold = params.get("score", {}).get("review_threshold", 0.5)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,15 @@ import numpy as np
 import pandas as pd
 
 from pipeline.classify import TextClassifier, features
-from pipeline.embed import Embedder, EmbeddingCache, analysis_text, embed_texts, make_embedder, worker_embedder
+from pipeline.embed import (
+    Embedder,
+    EmbeddingCache,
+    analysis_text,
+    embed_texts,
+    make_embedder,
+    worker_embedder,
+    worth_caching,
+)
 from pipeline.engine import Engine, open_engine
 from pipeline.labels import read_label_files
 from pipeline.predict import load_models
@@ -89,23 +97,34 @@ def score_table(
         from pipeline.nlp import Analyzer, analyse_table
 
         sentences, _ = analyse_table(table, Analyzer())
-    if engine is None or engine.client is None:
-        out, sentences = score_rows(table, vectors, models, embedder, config, sentences, cache)
+    size = int(engine.config.chunk_rows) if engine is not None else len(table)
+    parts = chunk_parts(table, vectors, sentences, size)
+    if engine is None or engine.client is None:  # chunk by chunk: memory bounded by chunk_rows
+        results = [score_rows(t, v, models, embedder, config, sent, cache) for t, v, sent in parts]
     else:
         shared = engine.share(models)
-        parts, offset = [], 0
-        for chunk in engine.split(table):  # consecutive slices: the vectors are cut the same way
-            rows = vectors[offset : offset + len(chunk)] if vectors is not None else None
-            parts.append((chunk, rows, sentences[sentences["id"].isin(chunk["id"])]))
-            offset += len(chunk)
         results = list(engine.map(score_chunk, parts, shared, embed_config if embedder is not None else None, config))
-        out = pd.concat([r[0] for r in results])
-        sentences = pd.concat([r[1] for r in results], ignore_index=True)
+    if not results:  # an empty table still gets every column
+        results = [score_rows(table, vectors, models, embedder, config, sentences, cache)]
+    out = pd.concat([r[0] for r in results])
+    sentences = pd.concat([r[1] for r in results], ignore_index=True)
     if "qualification" in out:
         out["repeat_complainer"] = repeat_complainers(
             out, config.get("complaint_labels", ["réclamation", "critique", "incident"])
         )
     return out, sentences
+
+
+def chunk_parts(
+    table: pd.DataFrame, vectors: np.ndarray | None, sentences: pd.DataFrame, size: int
+) -> Iterator[tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]]:
+    """Consecutive slices of `size` verbatims, each with its vectors and its sentences."""
+    size = max(1, size)
+    part_of = pd.Series(np.arange(len(table)) // size, index=table["id"].to_numpy())
+    groups = dict(iter(sentences.groupby(sentences["id"].map(part_of).to_numpy(), sort=False)))
+    for k, start in enumerate(range(0, len(table), size)):
+        rows = vectors[start : start + size] if vectors is not None else None
+        yield table.iloc[start : start + size], rows, groups.get(k, sentences.iloc[:0])
 
 
 def score_chunk(
@@ -261,7 +280,7 @@ def main(
     vectors = np.load(embeddings)
     models, manifest = load_models(model_dir)
     embedder = make_embedder(params.get("embed", {})) if manifest.get("embedding") else None
-    cache = EmbeddingCache(sentence_cache, embedder.name) if embedder is not None else None
+    cache = EmbeddingCache(sentence_cache, embedder.name) if embedder is not None and worth_caching(embedder) else None
     embed_config = params.get("embed", {})
     with open_engine(params) as engine:
         scored, sentences = score_table(

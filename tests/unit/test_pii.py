@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.pii import Redactor, pseudonymize
+from pipeline.pii import Redactor, map_forked, pseudonymize
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,19 @@ def test_batched_redaction_equals_redacting_each_text_with_ner(redactor):
     one_by_one = [redactor.redact(text)[0] for text in texts]  # NER on every text
     assert batched == one_by_one
     assert "Camille" not in batched[0] and "Durand" not in batched[0]
+
+
+def test_redaction_with_ner_on_processes_equals_redaction_in_process(redactor):
+    texts = [
+        "Bonjour, je suis Camille Martin et mon conseiller Paul Durand ne répond pas.",
+        "Accueil au top à l'agence Part-Dieu, Mme Garnier très gentille",
+        "Signé : Jean-Pierre Lefèvre, client depuis 20 ans",
+        "Frais abusifs, appli en panne depuis lundi.",
+    ] * 3
+    in_process = redactor.redact_many(texts, batch_size=2)
+    assert redactor.redact_many(texts, batch_size=2, n_process=2) == in_process
+
+
+def test_map_forked_keeps_the_order():
+    assert map_forked(str.upper, ["a", "b", "c"], n_process=2) == ["A", "B", "C"]
+    assert map_forked(str.upper, ["a", "b"], n_process=1) == ["A", "B"]

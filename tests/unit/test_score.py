@@ -5,7 +5,7 @@ import pandas as pd
 from pipeline.score import cross_priority, draft_reply, repeat_complainers, review_queue, score_table
 
 
-def test_a_verbatim_with_a_surely_positive_and_a_surely_negative_sentence_is_mitige():
+def _tone_model_and_table():
     from pipeline.classify import TextClassifier, features
 
     pos = ["le conseiller est top", "accueil parfait", "service rapide et aimable", "très satisfait", "bravo"]
@@ -15,10 +15,11 @@ def test_a_verbatim_with_a_surely_positive_and_a_surely_negative_sentence_is_mit
     )
     table = pd.DataFrame(
         {
-            "id": ["a", "b"],
+            "id": ["a", "b", "c"],
             "text": [
                 "Le conseiller est top. Mais les frais sont scandaleux.",
                 "Bonjour. Appli en panne, service honteux.",
+                "Accueil parfait, très satisfait.",
             ],
             "subject": None,
             "lang": "fr",
@@ -28,10 +29,28 @@ def test_a_verbatim_with_a_surely_positive_and_a_surely_negative_sentence_is_mit
             "date": pd.NaT,
         }
     )
+    return tone, table
+
+
+def test_a_verbatim_with_a_surely_positive_and_a_surely_negative_sentence_is_mitige():
+    tone, table = _tone_model_and_table()
     scored, sentences = score_table(table, None, {"tone": tone}, None, {"mixed_threshold": 0.6})
-    assert scored["tone"].tolist() == ["mitigé", "négatif"]
+    assert scored["tone"].tolist() == ["mitigé", "négatif", "positif"]
     assert "Bonjour." not in sentences["sentence"].tolist()  # under sentence_min_words: no tone
     assert set(sentences.loc[sentences["id"] == "a", "tone"]) == {"positif", "négatif"}
+
+
+def test_scoring_chunk_by_chunk_gives_the_same_rows_as_the_whole_table():
+    from pipeline.engine import Engine, EngineConfig
+    from pipeline.nlp import Analyzer, analyse_table
+
+    tone, table = _tone_model_and_table()
+    sentences, _ = analyse_table(table, Analyzer())
+    whole = score_table(table, None, {"tone": tone}, None, {}, sentences)
+    chunked = score_table(table, None, {"tone": tone}, None, {}, sentences, engine=Engine(EngineConfig(chunk_rows=2)))
+    pd.testing.assert_frame_equal(whole[0], chunked[0])
+    pd.testing.assert_frame_equal(whole[1], chunked[1])
+    assert set(chunked[1]["id"]) == {"a", "b", "c"}  # the chunks cut between verbatims 2 and 3
 
 
 def test_priority_is_raised_for_important_segments_only_from_moyen():

@@ -275,7 +275,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--engine", default="local", choices=["local", "dask"])
     parser.add_argument("--profiles", nargs="+", default=["default"], choices=list(PROFILES))
     args = parser.parse_args(argv)
-    runs = [run_size(n, args.engine, profile) for n in args.sizes for profile in args.profiles]
     report = {
         "benchmark": "scale",
         "date": datetime.now().isoformat(timespec="seconds"),
@@ -284,9 +283,12 @@ def main(argv: list[str] | None = None) -> dict:
         + ("" if args.engine == "local" else f" --engine {args.engine}")
         + ("" if args.profiles == ["default"] else " --profiles " + " ".join(args.profiles)),
         "machine": machine_info(),
-        "runs": runs,
+        "runs": [],
     }
-    write_results("scale", report, markdown(report))
+    for n in args.sizes:
+        for profile in args.profiles:
+            report["runs"].append(run_size(n, args.engine, profile))
+            write_results("scale", report, markdown(report))  # after each run: a later failure keeps it
     return report
 
 

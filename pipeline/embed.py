@@ -565,6 +565,7 @@ def main(
         vectors = embed_texts(texts, embedder, cache, encode=engine_encoder(engine, config))
     if cache is not None:
         cache.save()
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)  # a DVC output, even when nothing is cached
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     np.save(out, vectors)
     Path(meta_out).write_text(

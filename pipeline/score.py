@@ -288,6 +288,7 @@ def main(
         )
     if cache is not None:
         cache.save()
+    Path(sentence_cache).mkdir(parents=True, exist_ok=True)  # a DVC output, even when nothing is cached
     for path in (out, sentences_out, queue_out):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     scored.to_parquet(out, index=False)

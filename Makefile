@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff check pipeline tests benchmarks
 	$(BIN)/ruff format --check pipeline tests benchmarks
 
-## Benchmarks are run by hand: the whole suite, then benchmarks/RESULTS.md (about an hour on 2 cores).
+## Benchmarks are run by hand: the whole suite, then benchmarks/RESULTS.md (several hours on 2 cores: the 100k scale runs dominate).
 bench: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run_all
 

@@ -6,7 +6,7 @@ with the reason when it is absent. `--only-collect` rebuilds RESULTS.md from the
 there (each section keeps the date and the command that produced it).
 
 Run: python -m benchmarks.run_all [--sizes 10000 100000 1000000] [--only-collect]
-(`make bench` runs it with the default sizes, 10k and 100k: about an hour on 2 cores.)
+(`make bench` runs it with the default sizes, 10k and 100k, both profiles: several hours on 2 cores.)
 """
 
 from __future__ import annotations

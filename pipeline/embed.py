@@ -14,8 +14,8 @@ Backends, chosen in `params.yaml` (`embed.backend`) and injected:
 - `static`: word vectors distilled from a sentence encoder (the `teacher`, USE by default): each
   word of the corpus's vocabulary is embedded once by the teacher, and a text's vector is the
   rank-weighted mean of its words' vectors (the model2vec idea, learned here from the corpus, so
-  nothing is downloaded). About 100x faster than USE, at a measured cost in quality
-  (`benchmarks/results/static.md`): the fast profile for very large corpora.
+  nothing is downloaded). 70-200x faster than USE, at a measured cost in quality, large for
+  topics (`benchmarks/results/embed.md`): the fast profile for very large corpora.
 
 The learned backends (`tfidf-svd`, `static`) are saved in `models/embedder/`, an output of this
 stage, which `score`, `ideas` and `voix predict` load.

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -23,11 +24,13 @@ ROWS = [
 ] * 3
 
 
-def test_train_then_predict_on_another_file(tmp_path):
+@pytest.mark.parametrize("backend", ["tfidf-svd", "static"])
+def test_train_then_predict_on_another_file(tmp_path, monkeypatch, backend):
+    monkeypatch.chdir(tmp_path)  # a learned embedder must come from the model folder, not ./models
     labels = tmp_path / "labels.csv"
     pd.DataFrame(ROWS, columns=["message", "intent"]).to_csv(labels, index=False)
     params = tmp_path / "params.yaml"
-    params.write_text("embed: {backend: tfidf-svd}\nbase: {seed: 1}\n", encoding="utf-8")
+    params.write_text(f"embed: {{backend: {backend}, min_count: 1}}\nbase: {{seed: 1}}\n", encoding="utf-8")
     model_dir = tmp_path / "model"
     runner = CliRunner()
     result = runner.invoke(
@@ -50,6 +53,9 @@ def test_train_then_predict_on_another_file(tmp_path):
     assert "held-out accuracy" in result.output
     manifest = json.loads((model_dir / "manifest.json").read_text())
     assert manifest["classes"]["prediction"] == ["card_arrival", "fees", "lost_card"]
+    if backend == "static":  # static vectors learned from the labels, saved with the model
+        assert manifest["embedding"] == "static[use-multilingual-v3]"
+        assert (model_dir / "embedder" / "static_use-multilingual-v3_.npz").exists()
 
     other = tmp_path / "other.csv"
     pd.DataFrame({"message": ["je n'ai pas reçu la carte", "frais inconnus prélevés"], "id": [1, 2]}).to_csv(

@@ -37,40 +37,40 @@ _COUNTED = re.compile(
 )
 
 
-def signals_of(text: str, lemmas: str, signals: dict[str, dict[str, Any]]) -> list[str]:
-    """The effort signals a verbatim shows."""
-    low = (text or "").lower()
-    stems = {w[:5] for w in (lemmas or "").split() if len(w) >= 3}
-    found = []
+def signal_matrix(texts: pd.Series, lemmas: pd.Series, signals: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """One boolean column per effort signal: does each text show it (one of its phrases in the text,
+    or the 5-letter stem of one of its words among the text's lemmas)."""
+    low = texts.fillna("").astype(object).str.lower()  # Python's str methods, not pyarrow's
+    words = lemmas.fillna("").astype(object).str.split().explode()
+    stems = words[words.str.len() >= 3].str[:5]
+    present = pd.DataFrame(index=texts.index)
     for name, spec in signals.items():
-        phrases = [p.lower() for p in spec.get("phrases", [])]
-        seeds = [w.lower()[:5] for w in spec.get("words", [])]
-        if any(p in low for p in phrases) or any(s in stems for s in seeds):
-            found.append(name)
-    return found
+        phrase = pd.Series(False, index=texts.index)
+        for p in spec.get("phrases", []):
+            phrase |= low.str.contains(p.lower(), regex=False)
+        seeds = {w.lower()[:5] for w in spec.get("words", [])}
+        seed = stems.isin(seeds).groupby(level=0).any().reindex(texts.index, fill_value=False)
+        present[name] = phrase | seed
+    return present
+
+
+def signals_of(text: str, lemmas: str, signals: dict[str, dict[str, Any]]) -> list[str]:
+    """The effort signals one verbatim shows."""
+    found = signal_matrix(pd.Series([text], dtype=object), pd.Series([lemmas], dtype=object), signals)
+    return list(compress(list(found), found.iloc[0].tolist())) if len(found.columns) else []
 
 
 def effort_scores(table: pd.DataFrame, lemmas: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
-    """effort_score and effort_signals of every verbatim with text (`signals_of`, on the whole table at once)."""
+    """effort_score and effort_signals of every verbatim with text."""
     signals = config.get("signals", {})
     rows = table[table["has_text"].astype(bool)][["id", "text"]].merge(lemmas[["id", "lemmas"]], on="id", how="left")
     if rows.empty:
         return pd.DataFrame(columns=["id", "effort_score", "effort_signals"])
-    text = rows["text"].astype(object)  # Python's str methods and re, as `signals_of` uses them
-    low = text.str.lower()
-    words = rows["lemmas"].fillna("").astype(object).str.split().explode()
-    stems = words[words.str.len() >= 3].str[:5]
-    present = pd.DataFrame(index=rows.index)
+    present = signal_matrix(rows["text"], rows["lemmas"], signals)
     score = pd.Series(0.0, index=rows.index)
     for name, spec in signals.items():
-        phrase = pd.Series(False, index=rows.index)
-        for p in spec.get("phrases", []):
-            phrase |= low.str.contains(p.lower(), regex=False)
-        seeds = {w.lower()[:5] for w in spec.get("words", [])}
-        seed = stems.isin(seeds).groupby(level=0).any().reindex(rows.index, fill_value=False)
-        present[name] = phrase | seed
         score += np.where(present[name], float(spec.get("weight", 1.0)), 0.0)
-    counted = text.str.contains(_COUNTED).to_numpy(dtype=bool)
+    counted = rows["text"].astype(object).str.contains(_COUNTED).to_numpy(dtype=bool)
     score += np.where(counted, float(config.get("repeat_bonus", 1.0)), 0.0)
     score = np.minimum(score, float(config.get("max_score", 5.0)))
     if not (present.to_numpy().any() or counted.any()):

@@ -420,8 +420,8 @@ def _make_backend(
             raise VoixError(
                 "embed: a static backend's teacher must be a sentence encoder (use, sentence-transformers)."
             )
-        teacher_name = _teacher_name(teacher_config)
-        saved = model_dir / f"{_file_name(static_name(teacher_name))}.npz"
+        teacher = _make_backend(teacher_config, None, model_dir)  # cheap: its weights load on first encode
+        saved = model_dir / f"{_file_name(static_name(teacher.name))}.npz"
         if fit_texts is None:
             if not saved.exists():
                 raise VoixError(
@@ -429,7 +429,6 @@ def _make_backend(
                     "or by `voix train` from its labels."
                 )
             return StaticEmbedder.load(saved)
-        teacher = _make_backend(teacher_config, None, model_dir)
         cache = EmbeddingCache(cache_dir, teacher.name) if cache_dir is not None else None
         embedder = StaticEmbedder.fit(
             fit_texts,
@@ -445,14 +444,6 @@ def _make_backend(
         embedder.save(saved)
         return embedder
     raise VoixError(f"unknown embed.backend {backend!r}: use `use`, `sentence-transformers`, `tfidf-svd` or `static`.")
-
-
-def _teacher_name(config: dict[str, Any]) -> str:
-    """The name the teacher's embedder will have, without loading it."""
-    if config.get("backend", "use") == "use":
-        return "use-multilingual-v3"
-    model = str(config.get("model"))
-    return f"st:{Path(model).name if Path(model).exists() else model}"
 
 
 class EmbeddingCache:

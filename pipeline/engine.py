@@ -18,14 +18,18 @@ params.yaml:
 
 What never leaves the node that runs `dvc repro`: reading and writing the Parquet files, training,
 topic fitting, KPIs, alerts and the report.
+
+Within one process, `map_forked` spreads batches over forked processes (spaCy NER and analysis):
+the workers inherit the loaded model and send back plain rows.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,3 +171,32 @@ class Engine:
 
 def open_engine(params: dict[str, Any] | None) -> Engine:
     return Engine(EngineConfig.from_params(params))
+
+
+_FORKED: dict[str, Callable[[Any], Any]] = {}
+
+
+def _call_forked(item: Any) -> Any:
+    return _FORKED["func"](item)
+
+
+def _set_forked(func: Callable[[Any], Any]) -> None:
+    _FORKED["func"] = func
+
+
+def map_forked(
+    func: Callable[[Any], Any], items: Sequence[Any], n_process: int = 1, desc: str | None = None
+) -> list[Any]:
+    """`[func(item) for item in items]`, on `n_process` forked processes when more than one.
+
+    Forked workers inherit `func` and what it holds (a loaded spaCy pipeline) without pickling;
+    only the items and the results travel, so return plain Python data. `desc` names a progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    progress = {"total": len(items), "desc": desc, "disable": desc is None or len(items) < 20, "mininterval": 5}
+    if n_process <= 1 or len(items) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [func(item) for item in tqdm(items, **progress)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(n_process, len(items)), initializer=_set_forked, initargs=(func,)) as pool:
+        return list(tqdm(pool.imap(_call_forked, items), **progress))

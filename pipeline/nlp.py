@@ -31,9 +31,9 @@ from typing import Any
 import pandas as pd
 
 from pipeline.embed import analysis_text
-from pipeline.engine import Engine, open_engine, worker_cache
+from pipeline.engine import Engine, map_forked, open_engine, worker_cache
 from pipeline.errors import VoixError
-from pipeline.pii import PLACEHOLDERS, map_forked
+from pipeline.pii import PLACEHOLDERS
 
 log = logging.getLogger("voix.nlp")
 

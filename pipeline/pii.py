@@ -14,11 +14,10 @@ import functools
 import hashlib
 import hmac
 import logging
-import multiprocessing
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -26,6 +25,8 @@ import phonenumbers
 from stdnum import iban as std_iban
 from stdnum import luhn
 from stdnum.fr import nir as std_nir
+
+from pipeline.engine import map_forked
 
 log = logging.getLogger(__name__)
 
@@ -641,35 +642,6 @@ class _Entities(NamedTuple):
 
 
 _NO_ENTITIES = _Entities([])  # the text was not worth running NER on
-
-_FORKED: dict[str, Callable[[Any], Any]] = {}
-
-
-def _call_forked(item: Any) -> Any:
-    return _FORKED["func"](item)
-
-
-def _set_forked(func: Callable[[Any], Any]) -> None:
-    _FORKED["func"] = func
-
-
-def map_forked(
-    func: Callable[[Any], Any], items: Sequence[Any], n_process: int = 1, desc: str | None = None
-) -> list[Any]:
-    """`[func(item) for item in items]`, on `n_process` forked processes when more than one.
-
-    Forked workers inherit `func` and what it holds (a loaded spaCy pipeline) without pickling;
-    only the items and the results travel, so return plain Python data. `desc` names a progress bar.
-    """
-    from tqdm.auto import tqdm
-
-    progress = {"total": len(items), "desc": desc, "disable": desc is None or len(items) < 20, "mininterval": 5}
-    if n_process <= 1 or len(items) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [func(item) for item in tqdm(items, **progress)]
-    context = multiprocessing.get_context("fork")
-    with context.Pool(min(n_process, len(items)), initializer=_set_forked, initargs=(func,)) as pool:
-        return list(tqdm(pool.imap(_call_forked, items), **progress))
-
 
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
 _NAME_RUN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from pipeline.pii import Redactor, map_forked, pseudonymize
+from pipeline.engine import map_forked
+from pipeline.pii import Redactor, pseudonymize
 
 
 @pytest.mark.parametrize(

@@ -446,21 +446,141 @@ def _make_backend(
     raise VoixError(f"unknown embed.backend {backend!r}: use `use`, `sentence-transformers`, `tfidf-svd` or `static`.")
 
 
-class EmbeddingCache:
-    """Vectors already computed, keyed by text hash, one file per backend."""
+class VectorFile:
+    """A saved `.npy` matrix read by slices of rows from disk, never loaded whole nor memory-mapped.
 
-    def __init__(self, folder: Path, backend: str) -> None:
-        self.path = Path(folder) / f"{_file_name(backend)}.npz"
-        self.vectors: dict[str, np.ndarray] = {}
-        if self.path.exists():
-            data = np.load(self.path, allow_pickle=False)
-            self.vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+    `embeddings.npy` of a million verbatims is 2-4 GB: the stages that go through it in order
+    (score, topics) read it a slice at a time, so that only the slice is in memory.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(f)
+            self.offset = f.tell()
+        if fortran or len(shape) != 2:
+            raise VoixError(f"{self.path}: expected a C-ordered matrix, got shape {shape}")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.dtype = np.dtype(dtype)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice):
+            raise TypeError("VectorFile is read by slices of rows (vectors[start:stop])")
+        start, stop, step = rows.indices(self.shape[0])
+        count = max(0, stop - start)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.shape[1] * self.dtype.itemsize)
+            data = np.fromfile(f, dtype=self.dtype, count=count * self.shape[1])
+        return data.reshape(count, self.shape[1])[::step]
+
+
+def selected_rows(
+    vectors: np.ndarray | VectorFile, keep: np.ndarray, columns: int, normalise: bool = False, chunk: int = 100_000
+) -> np.ndarray:
+    """The rows of `vectors` where `keep`, their first `columns` columns, as float32 (read by slices);
+    `normalise`: each row to unit length, slice by slice (no full-size temporary)."""
+    out = np.empty((int(np.count_nonzero(keep)), columns), np.float32)
+    done = 0
+    for start in range(0, len(keep), chunk):
+        block = np.asarray(vectors[start : start + chunk], dtype=np.float32)[:, :columns][keep[start : start + chunk]]
+        if normalise:
+            block = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
+        out[done : done + len(block)] = block
+        done += len(block)
+    return out
+
+
+class EmbeddingCache:
+    """Vectors already computed, keyed by text hash: one folder per backend, append-only shards.
+
+    Each shard is a pair of `.npy` files (keys, float32 vectors). Only the keys are held in
+    memory; vectors are read from memory-mapped shards when asked for, and new vectors go to
+    disk in shards of at most `shard_rows` as they come (`add`). A million cached vectors thus
+    cost their keys (~100 MB), not their 2-4 GB, and a stage never holds every new vector at once.
+    Call `save` at the end to write the last, partial shard.
+    """
+
+    def __init__(self, folder: Path, backend: str, shard_rows: int = 50_000) -> None:
+        self.dir = Path(folder) / _file_name(backend)
+        self.shard_rows = max(1, int(shard_rows))
+        self.index: dict[str, tuple[int, int]] = {}  # key -> (shard, row)
+        self.shards: list[Path] = []
+        self._pending_keys: list[str] = []
+        self._pending: list[np.ndarray] = []
+        self._pending_index: dict[str, tuple[int, int]] = {}  # key -> (block, row)
+        for keys_file in sorted(self.dir.glob("part-*.keys.npy")):
+            self._register(keys_file, np.load(keys_file, allow_pickle=False).tolist())
+        legacy = Path(folder) / f"{_file_name(backend)}.npz"
+        if legacy.exists():  # the single-file cache of voix <= 0.6: moved into a shard once
+            data = np.load(legacy, allow_pickle=False)
+            self.add(data["keys"].tolist(), data["vectors"])
+            self.save()
+            legacy.unlink()
+
+    def _register(self, keys_file: Path, keys: list[str]) -> None:
+        shard = len(self.shards)
+        self.shards.append(keys_file.with_name(keys_file.name.replace(".keys.npy", ".vectors.npy")))
+        self.index.update((k, (shard, row)) for row, k in enumerate(keys))
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.index or key in self._pending_index
+
+    def __len__(self) -> int:
+        return len(self.index) + len(self._pending_index)
+
+    def get(self, keys: list[str]) -> np.ndarray:
+        """The vectors of `keys` (every one must be in the cache), in that order."""
+        where = [self._pending_index.get(k) for k in keys]
+        out: np.ndarray | None = None
+        by_shard: dict[int, list[tuple[int, int]]] = {}
+        for i, (k, w) in enumerate(zip(keys, where, strict=True)):
+            if w is None:
+                shard, row = self.index[k]
+                by_shard.setdefault(shard, []).append((i, row))
+        for shard, pairs in by_shard.items():
+            block = np.load(self.shards[shard], mmap_mode="r", allow_pickle=False)
+            positions, rows = np.array(pairs).T
+            values = np.asarray(block[rows], dtype=np.float32)
+            del block  # unmapped: only the rows asked for stay in memory
+            if out is None:
+                out = np.zeros((len(keys), values.shape[1]), np.float32)
+            out[positions] = values
+        for i, w in enumerate(where):
+            if w is not None:
+                value = self._pending[w[0]][w[1]]
+                if out is None:
+                    out = np.zeros((len(keys), value.shape[0]), np.float32)
+                out[i] = value
+        return out if out is not None else np.zeros((0, 1), np.float32)
+
+    def add(self, keys: list[str], vectors: np.ndarray) -> None:
+        """Remember new vectors; a full shard is written to disk at once."""
+        block = len(self._pending)
+        self._pending.append(np.asarray(vectors, dtype=np.float32))
+        self._pending_keys.extend(keys)
+        self._pending_index.update((k, (block, row)) for row, k in enumerate(keys))
+        if len(self._pending_keys) >= self.shard_rows:
+            self.save()
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        keys = np.array(list(self.vectors), dtype="U24")
-        vectors = np.vstack(list(self.vectors.values())) if self.vectors else np.zeros((0, 1), np.float32)
-        np.savez(self.path, keys=keys, vectors=vectors.astype(np.float32))
+        """Write the vectors added since the last save as a new shard."""
+        if not self._pending_keys:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        numbers = [int(p.name.split(".")[0].split("-")[1]) for p in self.dir.glob("part-*.keys.npy")]
+        stem = self.dir / f"part-{max(numbers, default=-1) + 1:05d}"
+        keys = np.array(self._pending_keys, dtype="U24")
+        np.save(f"{stem}.vectors.npy", np.vstack(self._pending).astype(np.float32, copy=False))
+        np.save(f"{stem}.keys.npy", keys)  # last: a shard without its keys file is never read
+        self._pending_keys, self._pending, self._pending_index = [], [], {}
+        self._register(Path(f"{stem}.keys.npy"), keys.tolist())
 
 
 def worker_embedder(config: dict[str, Any]) -> Embedder:
@@ -498,30 +618,50 @@ def embed_texts(
 ) -> np.ndarray:
     """Embed texts, computing only those not in the cache; empty texts get a zero vector.
 
+    Each distinct text is embedded once and its vector written straight into the result (no
+    second copy of the corpus's vectors); repeated texts are copied from their first occurrence.
     `encode` replaces `embedder.encode` (to run on a Dask cluster: `engine_encoder`); it is given
     all the texts to compute at once.
     """
-    keys = [text_key(t) for t in texts]
-    todo = sorted(
-        {k: t for k, t in zip(keys, texts, strict=True) if t and (cache is None or k not in cache.vectors)}.items()
-    )
-    log.info("%d texts, %d to embed with %s (%d cached)", len(texts), len(todo), embedder.name, len(texts) - len(todo))
-    fresh: dict[str, np.ndarray] = {}
+    first: dict[str, int] = {}  # key -> first position
+    codes = np.full(len(texts), -1, dtype=np.int64)  # position of each text's first occurrence
+    for i, t in enumerate(texts):
+        if t:
+            codes[i] = first.setdefault(text_key(t), i)
+    todo = sorted((k, i) for k, i in first.items() if cache is None or k not in cache)
+    known = [(k, i) for k, i in first.items() if cache is not None and k in cache]
+    name = getattr(embedder, "name", "?")
+    log.info("%d texts, %d to embed with %s (%d cached)", len(texts), len(todo), name, len(texts) - len(todo))
+    out: np.ndarray | None = None
+
+    def put(positions: list[int], vectors: np.ndarray) -> None:
+        nonlocal out
+        if out is None:
+            out = np.zeros((len(texts), vectors.shape[1]), np.float32)
+        out[positions] = vectors
+
     from tqdm.auto import tqdm
 
     if encode is not None and todo:
-        fresh.update(zip([k for k, _ in todo], encode([t for _, t in todo]), strict=True))
+        vectors = encode([texts[i] for _, i in todo])
+        put([i for _, i in todo], vectors)
+        if cache is not None:
+            cache.add([k for k, _ in todo], vectors)
         todo = []
     for start in tqdm(range(0, len(todo), batch), desc="embed", disable=len(todo) < 5 * batch):
         chunk = todo[start : start + batch]
-        vectors = embedder.encode([t for _, t in chunk])
-        fresh.update(zip([k for k, _ in chunk], vectors, strict=True))
-    if cache is not None:
-        cache.vectors.update(fresh)
-    lookup = {**(cache.vectors if cache is not None else {}), **fresh}
-    dim = next(iter(lookup.values())).shape[0] if lookup else 1
-    zero = np.zeros(dim, np.float32)
-    return np.vstack([lookup.get(k, zero) if t else zero for k, t in zip(keys, texts, strict=True)]).astype(np.float32)
+        vectors = embedder.encode([texts[i] for _, i in chunk])
+        put([i for _, i in chunk], vectors)
+        if cache is not None:
+            cache.add([k for k, _ in chunk], vectors)
+    for start in range(0, len(known), 50_000):
+        chunk = known[start : start + 50_000]
+        put([i for _, i in chunk], cache.get([k for k, _ in chunk]))
+    if out is None:
+        return np.zeros((len(texts), 1), np.float32)
+    repeated = np.flatnonzero((codes >= 0) & (codes != np.arange(len(texts))))
+    out[repeated] = out[codes[repeated]]
+    return out
 
 
 def main(
@@ -569,7 +709,7 @@ def main(
                 "base_dim": int(getattr(getattr(embedder, "base", embedder), "dim", vectors.shape[1])),
                 "rows": int(vectors.shape[0]),
                 "non_empty": int((np.abs(vectors).sum(axis=1) > 0).sum()),
-                "cache_size": len(cache.vectors) if cache is not None else 0,
+                "cache_size": len(cache) if cache is not None else 0,
             },
             indent=2,
         )

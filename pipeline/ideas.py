@@ -14,7 +14,8 @@ A suggestion is a verbatim qualified `suggestion` (or of modality `suggestion`);
 is the one with a suggestion marker ("il faudrait", "pourquoi ne pas", "ce serait bien", "please
 add", "it would be nice"...), else its longest sentence. Idea sentences are grouped by
 agglomerative clustering of their sentence vectors (average linkage, cosine distance under
-`ideas.distance_threshold`).
+`ideas.distance_threshold`); beyond `ideas.max_exact` suggestions, on a sample whose groups the
+others join (`group_ideas`).
 
 Run: python -m pipeline.ideas SCORED SENTENCES TOPICS THEMES_CSV SENTENCE_CACHE IDEAS_OUT
 """
@@ -61,8 +62,44 @@ def idea_sentences(scored: pd.DataFrame, sentences: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows, columns=["id", "sentence"])
 
 
-def group_ideas(vectors: np.ndarray, threshold: float) -> np.ndarray:
-    """Cluster labels: average-linkage agglomerative clustering on cosine distance."""
+def group_ideas(vectors: np.ndarray, threshold: float, max_exact: int = 5000, seed: int = 42) -> np.ndarray:
+    """Cluster labels: average-linkage agglomerative clustering on cosine distance.
+
+    Exact up to `max_exact` suggestions. Beyond (its memory and time grow with the square of the
+    count: 50,000 suggestions would need ~10 GB), a seeded sample of `max_exact` is clustered,
+    every other suggestion closer than `threshold` to a group's centre joins it, and the rest go
+    round again, until what is left is clustered exactly.
+    """
+    n = len(vectors)
+    if n <= max(1, max_exact):
+        return _agglomerate(vectors, threshold)
+    norm = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    labels = np.full(n, -1, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    remaining, offset = np.arange(n), 0
+    while len(remaining) > max_exact:
+        sample = np.sort(rng.choice(remaining, size=max_exact, replace=False))
+        found = _agglomerate(vectors[sample], threshold)
+        labels[sample] = found + offset
+        centres = np.vstack([norm[sample[found == g]].mean(axis=0) for g in range(found.max() + 1)])
+        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        rest = np.setdiff1d(remaining, sample)
+        best = np.empty(len(rest), dtype=np.int64)
+        similarity = np.empty(len(rest), dtype=np.float32)
+        for start in range(0, len(rest), 20_000):  # bounded memory: 20,000 x groups at a time
+            sims = norm[rest[start : start + 20_000]] @ centres.T
+            best[start : start + 20_000] = sims.argmax(axis=1)
+            similarity[start : start + 20_000] = sims.max(axis=1)
+        joins = 1 - similarity < threshold
+        labels[rest[joins]] = best[joins] + offset
+        offset += int(found.max()) + 1
+        remaining = rest[~joins]
+    if len(remaining):
+        labels[remaining] = _agglomerate(vectors[remaining], threshold) + offset
+    return labels
+
+
+def _agglomerate(vectors: np.ndarray, threshold: float) -> np.ndarray:
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=int)
     from sklearn.cluster import AgglomerativeClustering
@@ -143,7 +180,12 @@ def find_ideas(
     vectors = embed_texts(picked["sentence"].tolist(), embedder, cache)
     base = getattr(embedder, "base", embedder)
     vectors = vectors[:, : int(getattr(base, "dim", vectors.shape[1]))]  # the multilingual block
-    labels = group_ideas(vectors, float(config.get("distance_threshold", 0.5)))
+    labels = group_ideas(
+        vectors,
+        float(config.get("distance_threshold", 0.5)),
+        int(config.get("max_exact", 5000)),
+        int(config.get("seed", 42)),
+    )
     return rank_ideas(picked, labels, vectors, scored, topics, themes, int(config.get("examples", 3)))
 
 
@@ -168,7 +210,7 @@ def main(
         pd.read_parquet(topics),
         pd.read_csv(themes),
         embedder,
-        params.get("ideas", {}),
+        {**params.get("ideas", {}), "seed": params.get("base", {}).get("seed", 42)},
         cache,
     )
     Path(ideas_out).parent.mkdir(parents=True, exist_ok=True)

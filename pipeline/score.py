@@ -31,6 +31,7 @@ from pipeline.classify import TextClassifier, features
 from pipeline.embed import (
     Embedder,
     EmbeddingCache,
+    VectorFile,
     analysis_text,
     embed_texts,
     make_embedder,
@@ -76,7 +77,7 @@ def draft_reply(row: Mapping[str, Any] | pd.Series, templates: dict[str, Any]) -
 
 def score_table(
     table: pd.DataFrame,
-    vectors: np.ndarray,
+    vectors: np.ndarray | VectorFile,
     models: dict[str, TextClassifier],
     embedder: Embedder | None,
     config: dict[str, Any],
@@ -105,7 +106,9 @@ def score_table(
         shared = engine.share(models)
         results = list(engine.map(score_chunk, parts, shared, embed_config if embedder is not None else None, config))
     if not results:  # an empty table still gets every column
-        results = [score_rows(table, vectors, models, embedder, config, sentences, cache)]
+        results = [
+            score_rows(table, vectors[0:0] if vectors is not None else None, models, embedder, config, sentences, cache)
+        ]
     out = pd.concat([r[0] for r in results])
     sentences = pd.concat([r[1] for r in results], ignore_index=True)
     if "qualification" in out:
@@ -116,7 +119,7 @@ def score_table(
 
 
 def chunk_parts(
-    table: pd.DataFrame, vectors: np.ndarray | None, sentences: pd.DataFrame, size: int
+    table: pd.DataFrame, vectors: np.ndarray | VectorFile | None, sentences: pd.DataFrame, size: int
 ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]]:
     """Consecutive slices of `size` verbatims, each with its vectors and its sentences."""
     size = max(1, size)
@@ -277,7 +280,7 @@ def main(
     params = load_params(params_file)
     config = params.get("score", {})
     table = pd.read_parquet(verbatims)
-    vectors = np.load(embeddings)
+    vectors = VectorFile(embeddings)  # read chunk by chunk (chunk_parts): 2-4 GB at 1M verbatims
     models, manifest = load_models(model_dir)
     embedder = make_embedder(params.get("embed", {})) if manifest.get("embedding") else None
     cache = EmbeddingCache(sentence_cache, embedder.name) if embedder is not None and worth_caching(embedder) else None

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.embed import Embedder, make_embedder
+from pipeline.embed import Embedder, VectorFile, make_embedder, selected_rows
 
 log = logging.getLogger("voix.topics")
 OUTLIER = -1
@@ -349,17 +349,20 @@ def diversity(top_words: list[list[str]]) -> float:
 
 def run_topics(
     table: pd.DataFrame,
-    vectors: np.ndarray,
+    vectors: np.ndarray | VectorFile,
     lemmas: pd.DataFrame,
     config: dict[str, Any],
     embedder: Embedder | None,
     seed: int = 42,
 ) -> tuple[Any, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Topics of every verbatim with text: (model, per-verbatim table, per-topic table, metrics)."""
+    """Topics of every verbatim with text: (model, per-verbatim table, per-topic table, metrics).
+
+    `vectors` may be a `VectorFile`: only the rows with text, base block only, are read.
+    """
     has_text = table["has_text"].astype(bool).to_numpy()
     rows = table[has_text].reset_index(drop=True)
     base_dim = int(config.get("base_dim") or vectors.shape[1])
-    vecs = _normalise(vectors[has_text][:, :base_dim])
+    vecs = selected_rows(vectors, has_text, base_dim, normalise=True)  # by slices: 2 GB at 1M, not 3x that
     embedder = getattr(embedder, "base", embedder)  # seed words and new texts: the multilingual block
     docs = rows[["id"]].merge(lemmas[["id", "lemmas"]], on="id", how="left")["lemmas"].fillna("").tolist()
     themes = config.get("themes") or {}
@@ -510,7 +513,7 @@ def main(
     if meta_path.exists():
         config = {**config, "base_dim": json.loads(meta_path.read_text()).get("base_dim")}
     model, assigned, topics_table, metrics = run_topics(
-        table, np.load(embeddings), pd.read_parquet(lemmas), config, embedder, seed
+        table, VectorFile(embeddings), pd.read_parquet(lemmas), config, embedder, seed
     )
     reports_dir = Path(reports_dir)
     for path in (topics_out, metrics_out):

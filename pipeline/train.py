@@ -185,7 +185,7 @@ def main(
     params = load_params(params_file)
     config = {**params.get("train", {}), "seed": params.get("base", {}).get("seed", 42)}
     table = pd.read_parquet(verbatims)
-    vectors = np.load(embeddings)
+    vectors = np.load(embeddings, mmap_mode="r")  # only the labelled rows are read
     labels = read_label_files(labels_dir)
     tone_gold = join_labels(table, labels, "tone")
     tone_gold = tone_gold[tone_gold["row"] >= 0]  # standalone examples are never held out
@@ -207,6 +207,7 @@ def main(
     all_metrics: dict[str, Any] = {}
     anchors = config.get("anchors") or {}
     classes: dict[str, list[str]] = {}
+    trained: list[str] = []
     for target in config.get("targets", ["tone"]):
         n_labels = len(join_labels(table, labels, target)) + (int((weak != "").sum()) if target == "tone" else 0)
         if n_labels < config.get("min_labels", 20):
@@ -220,9 +221,21 @@ def main(
             all_metrics[target] = {"n_anchors": sum(len(v) for v in anchors[target].values())}
             pd.DataFrame(columns=["actual", "predicted"]).to_csv(confusion_dir / f"{target}.csv", index=False)
             continue
-        model, metrics, confusion = train_target(
+        trained.append(target)
+        all_metrics[target] = {}  # keeps params.yaml's order of targets in the metrics
+
+    def fit(target: str) -> tuple[TextClassifier, dict[str, Any], pd.DataFrame]:
+        return train_target(
             target, table, vectors, labels, held_out, config, weak if target == "tone" else None, embedder
         )
+
+    # one target per process: each fit is single-threaded and seeded, so the models are the same
+    # as one after the other (threads were not: part 2 of issue 6)
+    from pipeline.engine import map_forked
+
+    for target, (model, metrics, confusion) in zip(
+        trained, map_forked(fit, trained, int(config.get("n_process", 1))), strict=True
+    ):
         save_model(model, model_dir / f"{target}.skops")
         classes[target] = [str(c) for c in model.classes_]
         confusion.to_csv(confusion_dir / f"{target}.csv", index=False)
@@ -235,6 +248,7 @@ def main(
             metrics["n_test"],
             metrics["majority_baseline"],
         )
+    classes = {t: classes[t] for t in all_metrics if t in classes}  # params.yaml's order
     meta = (
         json.loads((Path(embeddings).with_suffix(".json")).read_text())
         if Path(embeddings).with_suffix(".json").exists()

@@ -7,9 +7,11 @@ from pipeline.embed import (
     EmbeddingCache,
     TfidfSvdEmbedder,
     USEEmbedder,
+    VectorFile,
     analysis_text,
     embed_texts,
     make_embedder,
+    selected_rows,
 )
 from pipeline.errors import VoixError
 
@@ -73,7 +75,7 @@ def test_static_vectors_are_distilled_from_the_teacher_and_reloaded(tmp_path, us
     i = embedder.vocabulary.index("panne")
     np.testing.assert_allclose(embedder.vectors[i], use.encode(["panne"])[0], atol=1e-5)
     # the teacher's word vectors went through the cache: a refit embeds nothing new
-    assert len(EmbeddingCache(tmp_path / "cache", use.name).vectors) == 12
+    assert len(EmbeddingCache(tmp_path / "cache", use.name)) == 12
     vectors = embedder.encode(["panne de l'appli", "conseillère aimable", "zzz inconnu"])
     assert np.allclose(np.linalg.norm(vectors[:2], axis=1), 1, atol=1e-4)
     assert not vectors[2].any()  # no known word: zero vector
@@ -125,3 +127,61 @@ def test_language_experts_fill_only_their_language():
     assert vectors[0].tolist() == [1, 1, 1, 0, 0]  # French: base block, zeros for the English expert
     assert vectors[1].tolist() == [1, 1, 1, 2, 2]
     assert english.seen == [texts[1]]
+
+
+def test_cache_writes_shards_as_it_goes_and_reads_them_back(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(5, 4)).astype(np.float32)
+    keys = [f"k{i}" for i in range(5)]
+    cache = EmbeddingCache(tmp_path, "fake", shard_rows=2)
+    cache.add(keys[:3], vectors[:3])  # 3 >= 2 rows: written at once
+    assert len(list((tmp_path / "fake").glob("part-*.keys.npy"))) == 1
+    cache.add(keys[3:], vectors[3:])
+    np.testing.assert_array_equal(cache.get(["k4", "k0", "k3"]), vectors[[4, 0, 3]])
+    cache.add(["k5"], vectors[:1])  # pending, not on disk until save
+    cache.save()
+    again = EmbeddingCache(tmp_path, "fake")
+    assert len(again) == 6 and "k5" in again and "nope" not in again
+    np.testing.assert_array_equal(again.get(keys), vectors)
+
+
+def test_cache_of_an_older_version_is_moved_into_a_shard(tmp_path):
+    vectors = np.eye(3, dtype=np.float32)
+    np.savez(tmp_path / "fake.npz", keys=np.array(["a", "b", "c"], dtype="U24"), vectors=vectors)
+    cache = EmbeddingCache(tmp_path, "fake")
+    assert not (tmp_path / "fake.npz").exists()
+    np.testing.assert_array_equal(EmbeddingCache(tmp_path, "fake").get(["c", "a"]), vectors[[2, 0]])
+    assert len(cache) == 3
+
+
+def test_repeated_texts_are_embedded_once_and_share_their_vector(use):
+    class Counting:
+        name = use.name
+        seen: list[str] = []
+
+        def encode(self, texts):
+            self.seen.extend(texts)
+            return use.encode(texts)
+
+    counting = Counting()
+    texts = ["frais abusifs", "", "appli en panne", "frais abusifs"]
+    vectors = embed_texts(texts, counting)
+    assert sorted(counting.seen) == ["appli en panne", "frais abusifs"]
+    np.testing.assert_array_equal(vectors[0], vectors[3])
+    assert not vectors[1].any()
+    np.testing.assert_allclose(vectors[2], use.encode(["appli en panne"])[0], atol=1e-6)
+
+
+def test_vector_file_reads_the_same_rows_as_numpy(tmp_path):
+    matrix = np.random.default_rng(1).normal(size=(23, 5)).astype(np.float32)
+    np.save(tmp_path / "v.npy", matrix)
+    vectors = VectorFile(tmp_path / "v.npy")
+    assert vectors.shape == (23, 5) and len(vectors) == 23
+    np.testing.assert_array_equal(vectors[4:11], matrix[4:11])
+    np.testing.assert_array_equal(vectors[20:40], matrix[20:])
+    assert vectors[0:0].shape == (0, 5)
+    keep = np.arange(23) % 3 != 0
+    np.testing.assert_array_equal(selected_rows(vectors, keep, 3, chunk=4), matrix[keep][:, :3])
+    unit = selected_rows(vectors, keep, 3, normalise=True, chunk=4)
+    expected = matrix[keep][:, :3]
+    np.testing.assert_allclose(unit, expected / np.linalg.norm(expected, axis=1, keepdims=True), rtol=1e-6)

@@ -107,3 +107,19 @@ def test_ideas_are_suggestion_sentences_grouped_and_ranked():
     top = ideas.iloc[0]
     assert top["customers"] == 2 and top["theme"] == "application" and "mode sombre" in top["idea"]
     assert ideas["rank"].tolist() == [1, 2] and top["priority_score"] > ideas.iloc[1]["priority_score"]
+
+
+def test_many_suggestions_are_grouped_from_a_sample_like_the_exact_clustering():
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(3)
+    directions = np.eye(8, dtype=np.float32)[:6]  # 6 ideas, far apart
+    truth = rng.integers(0, 6, size=400)
+    vectors = directions[truth] + rng.normal(scale=0.05, size=(400, 8)).astype(np.float32)
+    exact = group_ideas(vectors, 0.3)
+    sampled = group_ideas(vectors, 0.3, max_exact=50, seed=1)  # 50 clustered, 350 join their idea
+    assert adjusted_rand_score(truth, exact) == 1.0
+    assert adjusted_rand_score(truth, sampled) == 1.0
+    lonely = np.vstack([vectors, np.eye(8, dtype=np.float32)[7:]])  # unlike every sampled idea
+    labels = group_ideas(lonely, 0.3, max_exact=50, seed=1)
+    assert (labels == labels[-1]).sum() == 1 and (labels >= 0).all()

@@ -128,7 +128,20 @@ def test_excel_export_has_every_row_and_derived_column(run, tmp_path):
     sheet = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True)["verbatims"]
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
     assert {"tone", "qualification", "service", "theme", "text"} <= set(header)
-    assert sheet.max_row == len(scored) + 1
+    assert sum(1 for _ in sheet.iter_rows()) == len(scored) + 1
+
+
+def test_excel_export_beyond_its_row_cap_keeps_the_most_recent_and_says_so(run, tmp_path):
+    _, scored, topics, _ = run
+    assert export_excel(scored, topics, tmp_path / "out.xlsx", max_rows=3) == 3
+    book = openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True)
+    rows = list(book["verbatims"].iter_rows(values_only=True))
+    ids = [r[rows[0].index("id")] for r in rows[1:]]
+    newest = scored.assign(date=pd.to_datetime(scored["date"])).nlargest(3, "date")["id"]
+    assert len(ids) == 3 and set(ids) == set(newest)
+    assert ids == [i for i in scored["id"] if i in set(ids)]  # in the table's own order
+    note = " ".join(str(r[0]) for r in book["lisez-moi"].iter_rows(values_only=True))
+    assert f"3 verbatims les plus récents sur {len(scored)}" in note and "excel_max_rows" in note
 
 
 def test_traffic_lights_and_tiles():

@@ -88,3 +88,50 @@ def test_weak_labels_are_capped_to_a_seeded_sample():
     _, metrics, _ = train_target("tone", table, vectors, labels, held_out, {"C": 1.0, "max_weak_labels": 2}, weak)
     assert metrics["n_weak"] == 2  # 4 weak rows were eligible
     assert metrics["n_train"] == 8 - 2 + 2
+
+
+def test_targets_trained_in_parallel_processes_give_the_models_of_one_process(tmp_path):
+    """train.n_process: 2 fits targets side by side in forked processes: same metrics, same predictions."""
+    import json
+
+    import yaml
+
+    from pipeline.classify import load_model
+    from pipeline.train import main
+
+    table = _table()
+    table = pd.concat([table, table.assign(text=table["text"] + " !", external_id=table["external_id"] + "b")])
+    table["id"] = [f"v_{i:016x}" for i in range(len(table))]
+    table.to_parquet(tmp_path / "verbatims.parquet")
+    np.save(tmp_path / "embeddings.npy", np.random.default_rng(0).normal(size=(len(table), 4)).astype(np.float32))
+    (tmp_path / "labels").mkdir()
+    pd.DataFrame(
+        {
+            "external_id": table["external_id"],
+            "tone": (["positif"] * 6 + ["négatif"] * 6) * 2,
+            "qualification": (["compliment"] * 6 + ["réclamation", "incident"] * 3) * 2,
+        }
+    ).to_csv(tmp_path / "labels" / "gold.csv", index=False)
+    runs = {}
+    for n_process in (1, 2):
+        params = tmp_path / f"params{n_process}.yaml"
+        train = {"targets": ["tone", "qualification"], "n_process": n_process, "min_labels": 4, "embedding_weight": 1.0}
+        params.write_text(yaml.safe_dump({"train": train}))
+        out = tmp_path / f"run{n_process}"
+        main(
+            tmp_path / "verbatims.parquet",
+            tmp_path / "embeddings.npy",
+            tmp_path / "labels",
+            out / "models",
+            out / "train.json",
+            out / "confusion",
+            params,
+        )
+        runs[n_process] = out
+    assert json.loads((runs[1] / "train.json").read_text()) == json.loads((runs[2] / "train.json").read_text())
+    from pipeline.classify import features
+
+    X = features(["appli en panne encore", "merci pour tout"], np.zeros((2, 4), np.float32))
+    for target in ("tone", "qualification"):
+        one, two = (load_model(runs[n] / "models" / f"{target}.skops") for n in (1, 2))
+        np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))

@@ -32,7 +32,7 @@ import psutil
 import yaml
 
 from benchmarks.bench_ingest import AGENCIES, perturb, sample_texts
-from benchmarks.common import ROOT, machine_info, write_results
+from benchmarks.common import RESULTS, ROOT, machine_info, write_results
 
 OUT = ROOT / "benchmarks" / "out"
 COPY = ("pipeline", "params.yaml", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore", "data/actions.csv")
@@ -159,7 +159,11 @@ def build_project(n: int, engine: str, profile: str = "default") -> Path:
 
 def tree_rss(proc: psutil.Process) -> int:
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        children = proc.children(recursive=True)
+    except psutil.Error:  # the stage ended between two samples
+        children = []
+    for p in [proc, *children]:
         with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
     return total
@@ -240,6 +244,24 @@ def run_size(n: int, engine: str, profile: str = "default") -> dict:
     }
 
 
+def run_key(run: dict) -> tuple:
+    return run["n_export"], run["engine"], run.get("profile", "default")
+
+
+def keep_earlier(report: dict, previous: dict | None) -> dict:
+    """Add the runs of an earlier results file that this one did not redo (other sizes or
+    profiles), each with its own date and command, so that RESULTS.md keeps every figure."""
+    if not previous:
+        return report
+    done = {run_key(r) for r in report["runs"]}
+    earlier = [
+        {"date": previous.get("date"), "command": previous.get("command"), **r}
+        for r in previous.get("runs", [])
+        if run_key(r) not in done
+    ]
+    return {**report, "runs": report["runs"] + earlier}
+
+
 def markdown(report: dict) -> list[str]:
     lines = [
         f"## Scale: the whole pipeline, stage by stage ({report['date']})",
@@ -253,6 +275,10 @@ def markdown(report: dict) -> list[str]:
             + (f": {run['profile_params']}" if run.get("profile_params") else "")
             + ")",
             "",
+        ]
+        if run.get("date") and run.get("date") != report["date"]:
+            lines += [f"Earlier run, kept: {run['date']}, `{run['command']}` (older code).", ""]
+        lines += [
             f"End to end: **{run['seconds']:,} s**, **{run['verbatims_per_s']:,} verbatims/s**, "
             f"peak memory **{run['peak_rss_mb']:,} MB** (largest stage, whole process tree). "
             f"Near-duplicates flagged: {run['near_duplicate_share']:.1%}; tone accuracy on the held-out "
@@ -285,10 +311,13 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": machine_info(),
         "runs": [],
     }
+    previous_file = RESULTS / "scale.json"
+    previous = json.loads(previous_file.read_text()) if previous_file.exists() else None
     for n in args.sizes:
         for profile in args.profiles:
             report["runs"].append(run_size(n, args.engine, profile))
-            write_results("scale", report, markdown(report))  # after each run: a later failure keeps it
+            merged = keep_earlier(report, previous)
+            write_results("scale", merged, markdown(merged))  # after each run: a later failure keeps it
     return report
 
 

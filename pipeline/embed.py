@@ -518,7 +518,7 @@ class EmbeddingCache:
         for keys_file in sorted(self.dir.glob("part-*.keys.npy")):
             self._register(keys_file, np.load(keys_file, allow_pickle=False).tolist())
         legacy = Path(folder) / f"{_file_name(backend)}.npz"
-        if legacy.exists():  # the single-file cache of voix <= 0.6: moved into a shard once
+        if legacy.exists():  # the single-file cache of earlier versions: moved into a shard once
             data = np.load(legacy, allow_pickle=False)
             self.add(data["keys"].tolist(), data["vectors"])
             self.save()

@@ -6,7 +6,9 @@ same gold labels) plus one CSV export of N verbatims resampled from the sample's
 perturbed (sentence order, numbers, agencies, typos, two reviews mixed: no exact copies), then runs
 every stage with `dvc repro --single-item <stage>` in pipeline order. For each stage it records the
 wall time and the peak resident memory of the stage's whole process tree (the DVC process, the
-stage and its worker processes, sampled every 0.1 s). End to end = the sum of the stages.
+stage and its worker processes): RSS sampled every 0.1 s, which counts the pages forked workers
+share with their parent once per process, and PSS every 0.5 s, which splits them (what the tree
+really holds). End to end = the sum of the stages.
 
 Run: python -m benchmarks.bench_scale [--sizes 10000 100000 1000000] [--engine local|dask]
      [--profiles default fast]
@@ -157,7 +159,10 @@ def build_project(n: int, engine: str, profile: str = "default") -> Path:
     return project
 
 
-def tree_rss(proc: psutil.Process) -> int:
+def tree_memory(proc: psutil.Process, pss: bool = False) -> int:
+    """Resident memory of `proc` and its children: RSS (counts the pages forked workers share
+    with their parent once per process) or, with `pss`, PSS (each shared page split between the
+    processes sharing it: what the tree really holds; slower to read, from /proc/<pid>/smaps)."""
     total = 0
     try:
         children = proc.children(recursive=True)
@@ -165,12 +170,12 @@ def tree_rss(proc: psutil.Process) -> int:
         children = []
     for p in [proc, *children]:
         with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
+            total += p.memory_full_info().pss if pss else p.memory_info().rss
     return total
 
 
 def run_stage(project: Path, stage: str, env: dict) -> dict:
-    """Run one stage under DVC; wall time and the peak RSS of its process tree."""
+    """Run one stage under DVC; wall time and the peak RSS and PSS of its process tree."""
     dvc = str(Path(sys.executable).parent / "dvc")
     t0 = time.perf_counter()
     popen = subprocess.Popen(
@@ -182,11 +187,15 @@ def run_stage(project: Path, stage: str, env: dict) -> dict:
         text=True,
     )
     proc = psutil.Process(popen.pid)
-    peak = [0]
+    peak, peak_pss = [0], [0]
 
     def sample() -> None:
+        ticks = 0
         while popen.poll() is None:
-            peak[0] = max(peak[0], tree_rss(proc))
+            peak[0] = max(peak[0], tree_memory(proc))
+            if ticks % 5 == 0:  # PSS every ~0.5 s: reading smaps costs more
+                peak_pss[0] = max(peak_pss[0], tree_memory(proc, pss=True))
+            ticks += 1
             time.sleep(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -196,7 +205,12 @@ def run_stage(project: Path, stage: str, env: dict) -> dict:
     sampler.join()
     if popen.returncode != 0:
         raise SystemExit(f"stage {stage} failed in {project}:\n{output[-4000:]}")
-    return {"stage": stage, "seconds": round(seconds, 1), "peak_rss_mb": round(peak[0] / 2**20)}
+    return {
+        "stage": stage,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(peak[0] / 2**20),
+        "peak_pss_mb": round(peak_pss[0] / 2**20),
+    }
 
 
 def stages_of(project: Path, env: dict) -> list[str]:
@@ -217,7 +231,11 @@ def run_size(n: int, engine: str, profile: str = "default") -> dict:
     results = []
     for stage in stages_of(project, env):
         result = run_stage(project, stage, env)
-        print(f"  {n:>9,} {stage:<28} {result['seconds']:>8.1f} s {result['peak_rss_mb']:>7,} MB", flush=True)
+        print(
+            f"  {n:>9,} {stage:<28} {result['seconds']:>8.1f} s {result['peak_rss_mb']:>7,} MB RSS"
+            f" {result['peak_pss_mb']:>7,} MB PSS",
+            flush=True,
+        )
         results.append(result)
     import pandas as pd
 
@@ -236,6 +254,7 @@ def run_size(n: int, engine: str, profile: str = "default") -> dict:
         "seconds": round(total_seconds, 1),
         "verbatims_per_s": round(len(scored) / total_seconds, 1),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "peak_pss_mb": max(r["peak_pss_mb"] for r in results),
         # the perturbed copies must not collapse into duplicates, and training must stay sound
         "near_duplicate_share": round(float(scored["near_duplicate_of"].notna().mean()), 3),
         "tone_heldout_accuracy": train.get("tone", {}).get("accuracy"),
@@ -277,18 +296,21 @@ def markdown(report: dict) -> list[str]:
             "",
         ]
         if run.get("date") and run.get("date") != report["date"]:
-            lines += [f"Earlier run, kept: {run['date']}, `{run['command']}` (older code).", ""]
+            lines += [f"Earlier run, kept: {run['date']}, `{run['command']}`.", ""]
         lines += [
             f"End to end: **{run['seconds']:,} s**, **{run['verbatims_per_s']:,} verbatims/s**, "
-            f"peak memory **{run['peak_rss_mb']:,} MB** (largest stage, whole process tree). "
+            f"peak memory **{run['peak_rss_mb']:,} MB** (largest stage, whole process tree"
+            + (f"; PSS {run['peak_pss_mb']:,} MB" if "peak_pss_mb" in run else "")
+            + "). "
             f"Near-duplicates flagged: {run['near_duplicate_share']:.1%}; tone accuracy on the held-out "
             f"gold rows: {run['tone_heldout_accuracy']}; topics: {run['topics']}.",
             "",
-            "| stage | seconds | verbatims/s | peak MB |",
-            "|---|---|---|---|",
+            "| stage | seconds | verbatims/s | peak RSS MB | peak PSS MB |",
+            "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {s['stage']} | {s['seconds']} | {s['verbatims_per_s']:,} | {s['peak_rss_mb']:,} |"
+            f"| {s['stage']} | {s['seconds']} | {s['verbatims_per_s']:,} | {s['peak_rss_mb']:,} | "
+            + (f"{s['peak_pss_mb']:,} |" if "peak_pss_mb" in s else "not measured |")
             for s in run["stages"]
         ]
         lines.append("")

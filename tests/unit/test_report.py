@@ -131,6 +131,15 @@ def test_excel_export_has_every_row_and_derived_column(run, tmp_path):
     assert sum(1 for _ in sheet.iter_rows()) == len(scored) + 1
 
 
+def test_excel_export_drops_the_control_characters_excel_refuses(run, tmp_path):
+    _, scored, topics, _ = run
+    scored = scored.copy()
+    scored.loc[scored.index[0], "text"] = "Appli bloquée\x07 depuis\x00 hier"
+    export_excel(scored, topics, tmp_path / "out.xlsx")
+    rows = list(openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True)["verbatims"].iter_rows(values_only=True))
+    assert rows[1][rows[0].index("text")] == "Appli bloquée depuis hier"
+
+
 def test_excel_export_beyond_its_row_cap_keeps_the_most_recent_and_says_so(run, tmp_path):
     _, scored, topics, _ = run
     assert export_excel(scored, topics, tmp_path / "out.xlsx", max_rows=3) == 3

@@ -263,6 +263,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities (calibrated, or a softmax of the SVM margins), rows sum to 1."""
+        if len(X) == 0:  # an empty chunk (scikit-learn refuses 0 samples)
+            check_is_fitted(self, "estimator_")
+            return np.empty((0, len(self.classes_)))
         matrix = self.transform_features(X)
         if hasattr(self.estimator_, "predict_proba"):
             return self.estimator_.predict_proba(matrix)

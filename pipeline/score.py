@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from pipeline.chunked import ArrowChunks, ChunkedParquetWriter, chunk_bounds
 from pipeline.classify import TextClassifier, features
 from pipeline.embed import (
     Embedder,
@@ -45,6 +47,9 @@ from pipeline.predict import load_models
 log = logging.getLogger("voix.score")
 
 PRIORITY_LEVELS = ["minime", "moyen", "fort", "critique"]
+COMPLAINT_LABELS = ["réclamation", "critique", "incident"]
+# what scoring reads of the `nlp` stage's sentences (not their tokens, lemmas, parts of speech)
+SENTENCE_COLUMNS = ["id", "sentence_index", "sentence", "start", "end", "lang", "n_words"]
 
 
 def cross_priority(priority: str, segment: str | None, escalate: dict[str, int]) -> str:
@@ -100,11 +105,7 @@ def score_table(
         sentences, _ = analyse_table(table, Analyzer())
     size = int(engine.config.chunk_rows) if engine is not None else len(table)
     parts = chunk_parts(table, vectors, sentences, size)
-    if engine is None or engine.client is None:  # chunk by chunk: memory bounded by chunk_rows
-        results = [score_rows(t, v, models, embedder, config, sent, cache) for t, v, sent in parts]
-    else:
-        shared = engine.share(models)
-        results = list(engine.map(score_chunk, parts, shared, embed_config if embedder is not None else None, config))
+    results = list(score_parts(parts, models, embedder, config, cache, engine, embed_config))
     if not results:  # an empty table still gets every column
         results = [
             score_rows(table, vectors[0:0] if vectors is not None else None, models, embedder, config, sentences, cache)
@@ -112,10 +113,96 @@ def score_table(
     out = pd.concat([r[0] for r in results])
     sentences = pd.concat([r[1] for r in results], ignore_index=True)
     if "qualification" in out:
-        out["repeat_complainer"] = repeat_complainers(
-            out, config.get("complaint_labels", ["réclamation", "critique", "incident"])
-        )
+        out["repeat_complainer"] = repeat_complainers(out, config.get("complaint_labels", COMPLAINT_LABELS))
     return out, sentences
+
+
+def score_parts(
+    parts: Iterable[tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]],
+    models: dict[str, TextClassifier],
+    embedder: Embedder | None,
+    config: dict[str, Any],
+    cache: EmbeddingCache | None = None,
+    engine: Engine | None = None,
+    embed_config: dict[str, Any] | None = None,
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """`score_rows` of each part, in order: here chunk after chunk, or on the Dask workers (the
+    models sent once to each, the embedder rebuilt there from `embed_config`)."""
+    if engine is None or engine.client is None:
+        for t, v, sent in parts:
+            yield score_rows(t, v, models, embedder, config, sent, cache)
+        return
+    shared = engine.share(models)
+    yield from engine.map(score_chunk, parts, shared, embed_config if embedder is not None else None, config)
+
+
+def score_files(
+    verbatims: Path,
+    vectors: np.ndarray | VectorFile | None,
+    sentences_in: Path,
+    models: dict[str, TextClassifier],
+    embedder: Embedder | None,
+    config: dict[str, Any],
+    out: Path,
+    sentences_out: Path,
+    labelled: set[str],
+    cache: EmbeddingCache | None = None,
+    engine: Engine | None = None,
+    embed_config: dict[str, Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """`score_table` from Parquet to Parquet, one chunk of `engine.chunk_rows` verbatims at a time.
+
+    The input is held as Arrow columns (a few hundred bytes a verbatim, no Python object per cell);
+    each scored chunk and its sentences go to disk as they come. Repeat complainers need every
+    customer's earlier complaints: they are computed from four columns once every chunk is
+    scored, and added while the parts are joined. Returns the review queue (built from each
+    chunk's least confident rows) and the counts for the log. Same rows as `score_table`.
+    """
+    table = ArrowChunks(verbatims)
+    sentences = ArrowChunks(sentences_in, columns=SENTENCE_COLUMNS)
+    size = int(engine.config.chunk_rows) if engine is not None else max(1, len(table))
+    bounds = list(chunk_bounds(len(table), size)) or [(0, 0)]  # an empty table still gets every column
+    # each sentence's chunk, from its verbatim's position; sentences of unknown verbatims are dropped
+    chunk_of = pd.Index(table.column("id")).get_indexer(sentences.column("id")) // size
+    chunk_of[chunk_of < 0] = -1
+    order = np.argsort(chunk_of, kind="stable")
+    edges = np.searchsorted(chunk_of[order], np.arange(len(bounds) + 1))
+
+    def parts() -> Iterator[tuple[pd.DataFrame, np.ndarray | None, pd.DataFrame]]:
+        for k, (start, stop) in enumerate(bounds):
+            rows = vectors[start:stop] if vectors is not None else None
+            yield table.rows(start, stop), rows, sentences.take(order[edges[k] : edges[k + 1]])
+
+    targets = list(models)
+    counts = {"verbatims": 0, "sentences": 0, "needs_review": 0, "churn_risk": 0, "repeat_complainer": 0}
+    keys: list[pd.DataFrame] = []  # what repeat complainers need, four columns
+    candidates: list[pd.DataFrame] = []
+    with ChunkedParquetWriter(out) as scored_out, ChunkedParquetWriter(sentences_out) as sent_out:
+        for scored, scored_sentences in score_parts(parts(), models, embedder, config, cache, engine, embed_config):
+            scored_out.write(scored)
+            sent_out.write(scored_sentences)
+            if "qualification" in scored:
+                keys.append(scored[["id", "customer_id", "date", "qualification"]])
+            candidates.append(queue_candidates(scored, labelled, targets, config.get("queue_size", 50)))
+            counts["verbatims"] += len(scored)
+            counts["sentences"] += len(scored_sentences)
+            counts["needs_review"] += int(scored.get("needs_review", pd.Series(dtype=bool)).sum())
+            counts["churn_risk"] += int(scored["churn_risk"].sum())
+        extra = None
+        if keys:
+            flags = repeat_complainers(
+                pd.concat(keys, ignore_index=True), config.get("complaint_labels", COMPLAINT_LABELS)
+            ).to_numpy()
+            counts["repeat_complainer"] = int(flags.sum())
+
+            def extra(first: int, n: int) -> dict[str, pa.Array]:
+                return {"repeat_complainer": pa.array(flags[first : first + n], type=pa.bool_())}
+
+        scored_out.finish(extra)
+        sent_out.finish()
+    candidates = [c for c in candidates if len(c)] or candidates[:1]  # no empty frame to upcast dtypes
+    queue = format_queue(pd.concat(candidates, ignore_index=True), targets, config.get("queue_size", 50))
+    return queue, counts
 
 
 def chunk_parts(
@@ -247,13 +334,22 @@ def emotion_intensities(texts: pd.Series, emotions: pd.Series, confidences: pd.S
     ]
 
 
-def review_queue(scored: pd.DataFrame, labels: pd.DataFrame, targets: list[str], size: int) -> pd.DataFrame:
-    """The `size` least confident unlabelled verbatims, in the labels-file format."""
-    labelled = set(labels["external_id"]) if "external_id" in labels else set()
-    pool = scored[scored["has_text"] & ~scored["external_id"].isin(labelled)].copy()
+def queue_candidates(scored: pd.DataFrame, labelled: set[str], targets: list[str], size: int) -> pd.DataFrame:
+    """The `size` least confident unlabelled verbatims of `scored`, with their `min_confidence`.
+
+    Keeping each chunk's candidates and taking the `size` smallest of them all gives the same
+    queue as the whole table would (ties keep the table's order)."""
+    pool = scored[scored["has_text"].astype(bool) & ~scored["external_id"].isin(labelled)]
     conf_cols = [f"{t}_confidence" for t in targets if f"{t}_confidence" in pool]
-    pool["min_confidence"] = pool[conf_cols].min(axis=1) if conf_cols else 0.0
-    queue = pool.nsmallest(size, "min_confidence")
+    pool = pool.assign(min_confidence=pool[conf_cols].min(axis=1) if conf_cols else 0.0)
+    keep = ["external_id", "text", *[t for t in targets if t in pool], "min_confidence"]
+    return pool.nsmallest(size, "min_confidence")[keep]
+
+
+def format_queue(candidates: pd.DataFrame, targets: list[str], size: int) -> pd.DataFrame:
+    """The review queue in the labels-file format: an empty column per target to fill in, the
+    model's suggestion beside it."""
+    queue = candidates.nsmallest(size, "min_confidence")
     out = pd.DataFrame({"external_id": queue["external_id"], "text": queue["text"]})
     for target in targets:
         out[target] = ""
@@ -261,6 +357,12 @@ def review_queue(scored: pd.DataFrame, labels: pd.DataFrame, targets: list[str],
             out[f"suggested_{target}"] = queue[target].to_numpy()
     out["min_confidence"] = queue["min_confidence"].round(3).to_numpy()
     return out
+
+
+def review_queue(scored: pd.DataFrame, labels: pd.DataFrame, targets: list[str], size: int) -> pd.DataFrame:
+    """The `size` least confident unlabelled verbatims, in the labels-file format."""
+    labelled = set(labels["external_id"]) if "external_id" in labels else set()
+    return format_queue(queue_candidates(scored, labelled, targets, size), targets, size)
 
 
 def main(
@@ -279,32 +381,35 @@ def main(
 
     params = load_params(params_file)
     config = params.get("score", {})
-    table = pd.read_parquet(verbatims)
-    vectors = VectorFile(embeddings)  # read chunk by chunk (chunk_parts): 2-4 GB at 1M verbatims
+    vectors = VectorFile(embeddings)  # read chunk by chunk: 2-4 GB at 1M verbatims
     models, manifest = load_models(model_dir)
     embedder = make_embedder(params.get("embed", {})) if manifest.get("embedding") else None
     cache = EmbeddingCache(sentence_cache, embedder.name) if embedder is not None and worth_caching(embedder) else None
-    embed_config = params.get("embed", {})
+    labels = read_label_files(Path(queue_out).parent)
+    labelled = set(labels["external_id"]) if "external_id" in labels else set()
     with open_engine(params) as engine:
-        scored, sentences = score_table(
-            table, vectors, models, embedder, config, pd.read_parquet(sentences_in), cache, engine, embed_config
+        queue, counts = score_files(
+            verbatims,
+            vectors,
+            sentences_in,
+            models,
+            embedder,
+            config,
+            out,
+            sentences_out,
+            labelled,
+            cache,
+            engine,
+            params.get("embed", {}),
         )
     if cache is not None:
         cache.save()
     Path(sentence_cache).mkdir(parents=True, exist_ok=True)  # a DVC output, even when nothing is cached
-    for path in (out, sentences_out, queue_out):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    scored.to_parquet(out, index=False)
-    sentences.to_parquet(sentences_out, index=False)
-    labels = read_label_files(Path(queue_out).parent)
-    review_queue(scored, labels, list(models), config.get("queue_size", 50)).to_csv(queue_out, index=False)
+    Path(queue_out).parent.mkdir(parents=True, exist_ok=True)
+    queue.to_csv(queue_out, index=False)
     log.info(
         "%d verbatims scored, %d sentences; %d need review, %d churn risks, %d repeat complainers",
-        len(scored),
-        len(sentences),
-        int(scored.get("needs_review", pd.Series(dtype=bool)).sum()),
-        int(scored["churn_risk"].sum()),
-        int(scored.get("repeat_complainer", pd.Series(dtype=bool)).sum()),
+        *(counts[k] for k in ("verbatims", "sentences", "needs_review", "churn_risk", "repeat_complainer")),
     )
 
 

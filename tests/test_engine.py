@@ -52,11 +52,11 @@ def test_ingest_is_identical_on_dask(ingested):
     assert local.verbatims["pii_found"].str.contains("person").any()  # the NER ran on the workers too
 
 
-def test_nlp_embed_and_score_are_identical_on_dask(engines, ingested, params):
+def test_nlp_embed_and_score_are_identical_on_dask(engines, ingested, params, tmp_path):
     from pipeline.classify import TextClassifier, features
-    from pipeline.embed import embed_texts, engine_encoder, make_embedder
+    from pipeline.embed import VectorFile, embed_texts, engine_encoder, make_embedder
     from pipeline.nlp import run_analysis
-    from pipeline.score import score_table
+    from pipeline.score import score_files, score_table
 
     local, dask = engines
     table = ingested[0].verbatims
@@ -88,3 +88,28 @@ def test_nlp_embed_and_score_are_identical_on_dask(engines, ingested, params):
     assert scored_l["tone"].nunique() >= 2
     pd.testing.assert_frame_equal(scored_l, scored_d)
     pd.testing.assert_frame_equal(sent_l, sent_d)
+
+    # the stage itself, file to file, chunk by chunk on the workers
+    table.to_parquet(tmp_path / "verbatims.parquet", index=False)
+    sentences_l.to_parquet(tmp_path / "sentences.parquet", index=False)
+    np.save(tmp_path / "embeddings.npy", vectors_l)
+    score_files(
+        tmp_path / "verbatims.parquet",
+        VectorFile(tmp_path / "embeddings.npy"),
+        tmp_path / "sentences.parquet",
+        {"tone": tone},
+        embedder,
+        params["score"],
+        tmp_path / "scored.parquet",
+        tmp_path / "scored_sentences.parquet",
+        set(),
+        None,
+        dask,
+        embed_config,
+    )
+    scored_l.to_parquet(tmp_path / "scored_local.parquet", index=False)  # the same dtypes as read back
+    sent_l.to_parquet(tmp_path / "sentences_local.parquet", index=False)
+    for streamed, local in (("scored", "scored_local"), ("scored_sentences", "sentences_local")):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / f"{streamed}.parquet"), pd.read_parquet(tmp_path / f"{local}.parquet")
+        )

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipeline.score import cross_priority, draft_reply, repeat_complainers, review_queue, score_table
+from pipeline.score import cross_priority, draft_reply, repeat_complainers, review_queue, score_files, score_table
 
 
 def _tone_model_and_table():
@@ -51,6 +51,102 @@ def test_scoring_chunk_by_chunk_gives_the_same_rows_as_the_whole_table():
     pd.testing.assert_frame_equal(whole[0], chunked[0])
     pd.testing.assert_frame_equal(whole[1], chunked[1])
     assert set(chunked[1]["id"]) == {"a", "b", "c"}  # the chunks cut between verbatims 2 and 3
+
+
+def _tone_qualification_and_longer_table():
+    """A tone and a qualification model, and 5 verbatims of one customer: two complaints that
+    fall in different chunks of 2 rows (the second is a repeat), and a verbatim without text."""
+    from pipeline.classify import TextClassifier, features
+
+    tone, table = _tone_model_and_table()
+    pos = ["le conseiller est top", "accueil parfait", "service rapide et aimable", "très satisfait", "bravo"]
+    neg = ["les frais sont scandaleux", "appli en panne", "service honteux", "très déçu", "frais abusifs"]
+    qualification = TextClassifier(model="logreg", C=20, char_ngram_max=0).fit(
+        features((pos + neg) * 3), ["compliment"] * 15 + ["réclamation"] * 15
+    )
+    more = pd.DataFrame(
+        {
+            "id": ["d", "e"],
+            "text": ["Frais abusifs, très déçu. Appli en panne encore.", None],
+            "subject": None,
+            "lang": "fr",
+            "has_text": [True, False],
+            "customer_id": None,
+            "segment": None,
+            "date": pd.NaT,
+        }
+    )
+    table = pd.concat([table, more], ignore_index=True)
+    table["external_id"] = ["x" + i for i in table["id"]]
+    table["customer_id"] = "cust_1"
+    table["date"] = pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01", "2026-05-01"])
+    return {"tone": tone, "qualification": qualification}, table
+
+
+def test_scoring_from_file_to_file_chunk_by_chunk_gives_the_whole_tables_rows(tmp_path):
+    from pipeline.engine import Engine, EngineConfig
+    from pipeline.nlp import Analyzer, analyse_table
+
+    models, table = _tone_qualification_and_longer_table()
+    sentences, _ = analyse_table(table, Analyzer())
+    config = {"queue_size": 3}
+    whole, whole_sentences = score_table(table, None, models, None, config, sentences)
+    assert whole["repeat_complainer"].tolist() == [False, False, False, True, False]
+
+    table.to_parquet(tmp_path / "verbatims.parquet", index=False)
+    sentences.sample(frac=1, random_state=0).to_parquet(tmp_path / "sentences.parquet", index=False)  # any order
+    queue, counts = score_files(
+        tmp_path / "verbatims.parquet",
+        None,
+        tmp_path / "sentences.parquet",
+        models,
+        None,
+        config,
+        tmp_path / "out/scored.parquet",
+        tmp_path / "out/sentences.parquet",
+        {"xa"},
+        engine=Engine(EngineConfig(chunk_rows=2)),
+    )
+    scored = pd.read_parquet(tmp_path / "out/scored.parquet")
+    pd.testing.assert_frame_equal(scored, whole.reset_index(drop=True))  # the repeat crosses chunks
+    scored_sentences = pd.read_parquet(tmp_path / "out/sentences.parquet")
+    key = ["id", "sentence_index"]
+    pd.testing.assert_frame_equal(
+        scored_sentences.sort_values(key, ignore_index=True), whole_sentences.sort_values(key, ignore_index=True)
+    )
+    pd.testing.assert_frame_equal(
+        queue.reset_index(drop=True),
+        review_queue(whole, pd.DataFrame({"external_id": ["xa"]}), list(models), 3).reset_index(drop=True),
+    )
+    assert "xa" not in queue["external_id"].tolist() and len(queue) == 3
+    assert counts["verbatims"] == 5 and counts["repeat_complainer"] == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["scored.parquet", "sentences.parquet"]
+
+
+def test_scoring_an_empty_file_writes_every_column(tmp_path):
+    from pipeline.engine import Engine, EngineConfig
+    from pipeline.nlp import Analyzer, analyse_table
+
+    models, table = _tone_qualification_and_longer_table()
+    sentences, _ = analyse_table(table, Analyzer())
+    table.iloc[:0].to_parquet(tmp_path / "verbatims.parquet", index=False)
+    sentences.to_parquet(tmp_path / "sentences.parquet", index=False)  # of no kept verbatim: dropped
+    _, counts = score_files(
+        tmp_path / "verbatims.parquet",
+        None,
+        tmp_path / "sentences.parquet",
+        models,
+        None,
+        {},
+        tmp_path / "scored.parquet",
+        tmp_path / "sentences_out.parquet",
+        set(),
+        engine=Engine(EngineConfig(chunk_rows=2)),
+    )
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert len(scored) == 0 and counts["sentences"] == 0
+    assert {"tone", "qualification", "needs_review", "churn_risk", "repeat_complainer"} <= set(scored.columns)
+    assert len(pd.read_parquet(tmp_path / "sentences_out.parquet")) == 0
 
 
 def test_priority_is_raised_for_important_segments_only_from_moyen():

@@ -177,11 +177,17 @@ def tree_memory(proc: psutil.Process, pss: bool = False) -> int:
 def run_stage(project: Path, stage: str, env: dict) -> dict:
     """Run one stage under DVC; wall time and the peak RSS and PSS of its process tree."""
     dvc = str(Path(sys.executable).parent / "dvc")
+    return run_measured([dvc, "repro", "--single-item", stage], project, env, stage)
+
+
+def run_measured(command: list[str] | str, cwd: Path, env: dict, label: str) -> dict:
+    """Run `command` (a string runs in a shell); wall time and the peak RSS and PSS of its tree."""
     t0 = time.perf_counter()
     popen = subprocess.Popen(
-        [dvc, "repro", "--single-item", stage],
-        cwd=project,
+        command,
+        cwd=cwd,
         env=env,
+        shell=isinstance(command, str),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -204,9 +210,9 @@ def run_stage(project: Path, stage: str, env: dict) -> dict:
     seconds = time.perf_counter() - t0
     sampler.join()
     if popen.returncode != 0:
-        raise SystemExit(f"stage {stage} failed in {project}:\n{output[-4000:]}")
+        raise SystemExit(f"{label} failed in {cwd}:\n{output[-4000:]}")
     return {
-        "stage": stage,
+        "stage": label,
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(peak[0] / 2**20),
         "peak_pss_mb": round(peak_pss[0] / 2**20),

@@ -76,9 +76,10 @@ class ChunkedParquetWriter:
             raise ValueError("no chunk was written")
         extras = [extra(first, n) if extra else {} for _, first, n in self._parts]
         schemas += [pa.schema([(name, values.type) for name, values in columns.items()]) for columns in extras]
-        unified = pa.unify_schemas(schemas, promote_options="permissive")
-        # the pandas metadata (Int64, str, datetime dtypes) of the whole, from an empty frame
-        schema = pa.Table.from_pandas(unified.empty_table().to_pandas(), preserve_index=False).schema
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+        # pandas metadata (Int64 and other pandas dtypes) from a part that has every column, if any
+        complete = [s for s in schemas[: len(self._parts)] if set(s.names) == set(schema.names) - set(extras[0])]
+        schema = schema.with_metadata((complete or schemas)[0].metadata)
         with pq.ParquetWriter(self.path, schema) as writer:
             for (part, _, _), columns in zip(self._parts, extras, strict=True):
                 table = pq.read_table(part)

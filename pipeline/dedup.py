@@ -10,12 +10,18 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
 _PRIME = np.uint64((1 << 61) - 1)
 
 
-def _shingle_matrix(texts: Sequence[str], k: int):
+def _shingle_matrix(texts: Sequence[str], k: int, chunk: int = 50_000):
+    """Each text's set of hashed character k-grams, as a boolean CSR matrix.
+
+    Hashed `chunk` texts at a time and kept as 1-byte values: a million review-length texts hold
+    ~300 million shingles, 1.5 GB like this against 3.6 GB as one float64 matrix (plus its
+    temporaries)."""
     vectorizer = HashingVectorizer(
         analyzer="char",
         ngram_range=(k, k),
@@ -26,7 +32,11 @@ def _shingle_matrix(texts: Sequence[str], k: int):
         lowercase=True,
         preprocessor=lambda t: " ".join(t.casefold().split()),
     )
-    return vectorizer.transform(texts).tocsr()
+    blocks = []
+    for start in range(0, len(texts), chunk):
+        block = vectorizer.transform(texts[start : start + chunk]).tocsr()
+        blocks.append(sparse.csr_matrix((block.data.astype(bool), block.indices, block.indptr), shape=block.shape))
+    return sparse.vstack(blocks, format="csr") if len(blocks) != 1 else blocks[0]
 
 
 def minhash_signatures(matrix, n_perm: int = 64, seed: int = 42) -> np.ndarray:

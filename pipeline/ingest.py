@@ -15,7 +15,8 @@ import hashlib
 import json
 import logging
 import math
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from tqdm.auto import tqdm
 
+from pipeline.chunked import ChunkedParquetWriter
 from pipeline.normalize import LanguageDetector, html_to_text, looks_like_html, normalize_text
 from pipeline.pii import Redactor, load_ner, pseudonymize, resolve_salt
 from pipeline.readers import Reject, read_source
@@ -141,7 +143,7 @@ def ingest_source(
     detector: LanguageDetector | None = None,
     engine: Any = None,
 ) -> IngestResult:
-    """Read, clean, deduplicate and redact one source.
+    """Read, clean, deduplicate and redact one source, all in memory (`SourceIngest` streams).
 
     Args:
         source: the source's name (key of `ingest.sources`).
@@ -155,177 +157,244 @@ def ingest_source(
     Returns:
         Kept verbatims, their raw texts, the quarantine and the reconciled counts.
     """
-    base, ing = params.get("base", {}), params.get("ingest", {})
-    redactor = redactor or build_redactor(ing)
-    rules_only = redactor.without_ner()
-    detector = detector or LanguageDetector(
-        base.get("languages", ["fr", "en"]),
-        base.get("language", "fr"),
-        ing.get("lang_min_letters", 12),
-        ing.get("lang_min_confidence", 0.8),
-    )
-    salt = resolve_salt(ing.get("salt_env", "VOIX_SALT"), ing.get("demo_salt", "voix-demo-salt"))
-    max_chars = int(ing.get("max_chars", 20000))
-    target_tz = base.get("timezone", "Europe/Paris")
-    csat_levels = {k.casefold(): v for k, v in (ing.get("csat_levels") or {}).items()}
-    not_concerned = {v.casefold() for v in ing.get("csat_not_concerned", [])}
-    # an email whose only content is quoted history says nothing new: its subject is not a verbatim
-    subject_as_text = config.get("subject_as_text", config.get("format") not in ("eml", "mbox"))
+    run = SourceIngest(source, config, params, path, redactor, detector, engine)
+    parts = list(run.chunks())
+    verbatims = validate(pd.concat([p[0] for p in parts], ignore_index=True)) if len(parts) > 1 else parts[0][0]
+    raw = pd.concat([p[1] for p in parts], ignore_index=True) if len(parts) > 1 else parts[0][1]
+    quarantine, metrics = run.summary()
+    return IngestResult(verbatims, raw, quarantine, metrics)
 
-    result = read_source(config, source, path)
-    frame = result.records
-    for column in ("agency", "product", "site", "segment"):
-        redactor.allow_more(frame[column].dropna().astype(str).unique())
-    quarantine: list[Reject] = list(result.rejects)
-    nulled: Counter = Counter()
-    kept: list[dict[str, Any]] = []
-    raw_rows: list[dict[str, Any]] = []
-    seen: dict[str, tuple[str, str]] = {}
-    duplicates = 0
 
-    rows = frame.to_dict("records")
-    for row in tqdm(rows, desc=f"ingest {source}", unit="row", disable=len(rows) < 5000, mininterval=2):
-        file, position = str(row.get("_file", "")), str(row.get("_position", ""))
-        text = _body(row.get("text"))
-        subject = _clean_str(row.get("subject"))
-        if not text and subject and subject_as_text:
-            text = subject  # a title-only review is still a verbatim
-        scores: dict[str, Any] = {}
-        for name, (low, high) in _SCORES.items():
-            value = parse_score(row.get(name), low, high)
-            if value == "invalid":
-                nulled[name] += 1
-                value = None
-            scores[name] = value
-        csat_raw = _clean_str(row.get("csat"))
-        csat_score = None
-        if csat_raw:
-            key = csat_raw.casefold()
-            if key in csat_levels:
-                csat_score = int(csat_levels[key])
-            elif key not in not_concerned:
-                nulled["csat"] += 1
-        has_score = any(v is not None for v in scores.values()) or csat_score is not None
-        if not text and not has_score:
-            quarantine.append(Reject(file, position, "empty_text", "no text and no score"))
-            continue
-        if len(text) > max_chars:
-            quarantine.append(
-                Reject(
-                    file,
-                    position,
-                    "text_too_long",
-                    f"{len(text):,} characters > ingest.max_chars={max_chars:,}",
-                    rules_only.redact(text[:120])[0],
+class SourceIngest:
+    """One source read, cleaned, deduplicated and redacted `engine.chunk_rows` records at a time.
+
+    `chunks()` yields (verbatims, raw texts) chunk after chunk, so a large export is never whole as
+    Python rows; `summary()`, once they are all out, gives the quarantine and the reconciled counts.
+    Duplicates are found across chunks (the keys seen are kept). Same rows as all at once.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        config: dict[str, Any],
+        params: dict[str, Any],
+        path: str | Path | None = None,
+        redactor: Redactor | None = None,
+        detector: LanguageDetector | None = None,
+        engine: Any = None,
+    ) -> None:
+        self.source, self.config, self.engine = source, config, engine
+        base, ing = params.get("base", {}), params.get("ingest", {})
+        self.redactor = redactor or build_redactor(ing)
+        self.rules_only = self.redactor.without_ner()
+        self.detector = detector or LanguageDetector(
+            base.get("languages", ["fr", "en"]),
+            base.get("language", "fr"),
+            ing.get("lang_min_letters", 12),
+            ing.get("lang_min_confidence", 0.8),
+        )
+        self.salt = resolve_salt(ing.get("salt_env", "VOIX_SALT"), ing.get("demo_salt", "voix-demo-salt"))
+        self.max_chars = int(ing.get("max_chars", 20000))
+        self.target_tz = base.get("timezone", "Europe/Paris")
+        self.csat_levels = {k.casefold(): v for k, v in (ing.get("csat_levels") or {}).items()}
+        self.not_concerned = {v.casefold() for v in ing.get("csat_not_concerned", [])}
+        # an email whose only content is quoted history says nothing new: its subject is not a verbatim
+        self.subject_as_text = config.get("subject_as_text", config.get("format") not in ("eml", "mbox"))
+        self.n_process = int(ing.get("pii", {}).get("n_process", 1))
+        self.chunk_rows = int(engine.config.chunk_rows) if engine is not None else 20000
+
+        self.result = read_source(config, source, path)
+        for column in ("agency", "product", "site", "segment"):
+            self.redactor.allow_more(self.result.records[column].dropna().astype(str).unique())
+        self.quarantine: list[Reject] = list(self.result.rejects)
+        self.nulled: Counter = Counter()
+        self.seen: dict[str, tuple[str, str]] = {}
+        self.duplicates = 0
+        self.kept_columns: list[pd.DataFrame] = []  # what the counts need of each chunk: 4 columns
+        self._done = False
+
+    def chunks(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        """(verbatims, raw texts) of each chunk of kept records, in the file's order."""
+        raws: deque[list[dict[str, Any]]] = deque()
+
+        def kept_parts() -> Iterator[list[dict[str, Any]]]:
+            frame = self.result.records
+            with tqdm(
+                total=len(frame), desc=f"ingest {self.source}", unit="row", disable=len(frame) < 5000, mininterval=2
+            ) as progress:
+                for start in range(0, len(frame), self.chunk_rows):
+                    kept, raw_rows = self._clean(frame.iloc[start : start + self.chunk_rows].to_dict("records"))
+                    progress.update(min(self.chunk_rows, len(frame) - start))
+                    if kept:
+                        raws.append(raw_rows)
+                        yield kept
+
+        if self.engine is not None and self.engine.client is not None:
+            shared = [self.engine.share(self.redactor), self.engine.share(self.detector)]  # once per worker
+            finished = self.engine.map(_finish_chunk, kept_parts(), *shared)
+        else:
+            finished = (
+                _redact_and_finish(kept, self.redactor, self.rules_only, self.detector, self.n_process)
+                for kept in kept_parts()
+            )
+        any_chunk = False
+        for verbatims in finished:
+            any_chunk = True
+            self.kept_columns.append(verbatims[["has_text", "lang", "pii_found", "date"]])
+            yield verbatims, pd.DataFrame(raws.popleft(), columns=RAW_COLUMNS)
+        if not any_chunk:  # nothing kept: the outputs still get every column
+            verbatims = _redact_and_finish([], self.redactor, self.rules_only, self.detector)
+            self.kept_columns.append(verbatims[["has_text", "lang", "pii_found", "date"]])
+            yield verbatims, pd.DataFrame([], columns=RAW_COLUMNS)
+        self._done = True
+
+    def summary(self) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """The quarantine and the counts, which reconcile (read = kept + rejected + duplicates)."""
+        if not self._done:
+            raise RuntimeError("summary() before every chunk was read")
+        kept = pd.concat(self.kept_columns, ignore_index=True)
+        source, quarantine, duplicates = self.source, self.quarantine, self.duplicates
+        n_rejected = sum(1 for r in quarantine if r.reason not in ("duplicate", "duplicate_id_conflict"))
+        read = len(self.result.records) + len(self.result.rejects)
+        metrics = {
+            "read": read,
+            "kept": len(kept),
+            "kept_without_text": int((~kept["has_text"]).sum()) if len(kept) else 0,
+            "rejected": n_rejected,
+            "duplicates": duplicates,
+            "reconciles": read == len(kept) + n_rejected + duplicates,
+            "rejected_by_reason": dict(Counter(r.reason for r in quarantine)),
+            "values_nulled": dict(self.nulled),
+            "languages": kept["lang"].value_counts().to_dict() if len(kept) else {},
+            "pii_redacted": _pii_totals(kept),
+            "date_min": str(kept["date"].min()) if len(kept) else None,
+            "date_max": str(kept["date"].max()) if len(kept) else None,
+            **{f"file_{k}": v for k, v in self.result.info.items()},
+        }
+        if not metrics["reconciles"]:  # a bug, never a data problem: fail loudly
+            raise AssertionError(f"{source}: counts do not reconcile: {metrics}")
+        quarantine_frame = pd.DataFrame(
+            [{"source": source, **{k: getattr(r, k) for k in QUARANTINE_COLUMNS[1:]}} for r in quarantine],
+            columns=QUARANTINE_COLUMNS,
+        )
+        if len(quarantine_frame):
+            quarantine_frame["excerpt"] = [self.rules_only.redact(str(e))[0] for e in quarantine_frame["excerpt"]]
+        log.info(
+            "%s: read %d, kept %d (%d score-only), rejected %d %s, duplicates %d",
+            source,
+            read,
+            metrics["kept"],
+            metrics["kept_without_text"],
+            n_rejected,
+            metrics["rejected_by_reason"] or "",
+            duplicates,
+        )
+        return quarantine_frame, metrics
+
+    def _clean(self, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The kept records of `rows` (and their raw texts); the others go to the quarantine."""
+        config, source, quarantine, nulled, seen = self.config, self.source, self.quarantine, self.nulled, self.seen
+        rules_only, max_chars, target_tz, salt = self.rules_only, self.max_chars, self.target_tz, self.salt
+        csat_levels, not_concerned, subject_as_text = self.csat_levels, self.not_concerned, self.subject_as_text
+        kept: list[dict[str, Any]] = []
+        raw_rows: list[dict[str, Any]] = []
+        for row in rows:
+            file, position = str(row.get("_file", "")), str(row.get("_position", ""))
+            text = _body(row.get("text"))
+            subject = _clean_str(row.get("subject"))
+            if not text and subject and subject_as_text:
+                text = subject  # a title-only review is still a verbatim
+            scores: dict[str, Any] = {}
+            for name, (low, high) in _SCORES.items():
+                value = parse_score(row.get(name), low, high)
+                if value == "invalid":
+                    nulled[name] += 1
+                    value = None
+                scores[name] = value
+            csat_raw = _clean_str(row.get("csat"))
+            csat_score = None
+            if csat_raw:
+                key = csat_raw.casefold()
+                if key in csat_levels:
+                    csat_score = int(csat_levels[key])
+                elif key not in not_concerned:
+                    nulled["csat"] += 1
+            has_score = any(v is not None for v in scores.values()) or csat_score is not None
+            if not text and not has_score:
+                quarantine.append(Reject(file, position, "empty_text", "no text and no score"))
+                continue
+            if len(text) > max_chars:
+                quarantine.append(
+                    Reject(
+                        file,
+                        position,
+                        "text_too_long",
+                        f"{len(text):,} characters > ingest.max_chars={max_chars:,}",
+                        rules_only.redact(text[:120])[0],
+                    )
                 )
+                continue
+            external_id = _clean_str(row.get("external_id"))
+            customer_raw = _clean_str(row.get("customer_id")) or _clean_str(row.get("sender"))
+            date = parse_date(row.get("date"), config.get("date_format"), config.get("date_timezone"), target_tz)
+            if (
+                date is None
+                and row.get("date") not in (None, "")
+                and not (isinstance(row.get("date"), float) and math.isnan(row.get("date")))
+            ):
+                nulled["date"] += 1
+            content_key = text_hash(f"{subject or ''}\n{text}")
+            key = external_id or f"{content_key}|{date}|{customer_raw}|{scores}"
+            if key in seen:
+                first_position, first_hash = seen[key]
+                self.duplicates += 1
+                reason = "duplicate" if first_hash == content_key else "duplicate_id_conflict"
+                quarantine.append(
+                    Reject(file, position, reason, f"same {'id' if external_id else 'record'} as {first_position}")
+                )
+                continue
+            seen[key] = (position, content_key)
+            raw_rows.append(
+                {
+                    "id": stable_id(source, key),
+                    "source": source,
+                    "external_id": external_id,
+                    "raw_text": _raw(row.get("raw_body", row.get("text"))),
+                    "raw_subject": subject,
+                    "raw_customer_id": customer_raw,
+                    "raw_sender_name": _clean_str(row.get("sender_name")),
+                    "raw_headers": _clean_str(row.get("raw_headers")),
+                }
             )
-            continue
-        external_id = _clean_str(row.get("external_id"))
-        customer_raw = _clean_str(row.get("customer_id")) or _clean_str(row.get("sender"))
-        date = parse_date(row.get("date"), config.get("date_format"), config.get("date_timezone"), target_tz)
-        if (
-            date is None
-            and row.get("date") not in (None, "")
-            and not (isinstance(row.get("date"), float) and math.isnan(row.get("date")))
-        ):
-            nulled["date"] += 1
-        content_key = text_hash(f"{subject or ''}\n{text}")
-        key = external_id or f"{content_key}|{date}|{customer_raw}|{scores}"
-        if key in seen:
-            first_position, first_hash = seen[key]
-            duplicates += 1
-            reason = "duplicate" if first_hash == content_key else "duplicate_id_conflict"
-            quarantine.append(
-                Reject(file, position, reason, f"same {'id' if external_id else 'record'} as {first_position}")
+            kept.append(
+                {
+                    "id": stable_id(source, key),
+                    "source": source,
+                    "source_type": config.get("source_type", "spontaneous"),
+                    "channel": config.get("channel", source),
+                    "file": file,
+                    "position": position,
+                    "external_id": external_id,
+                    "date": date,
+                    "text": text,
+                    "subject": subject,
+                    "declared_lang": _clean_str(row.get("lang")),
+                    **scores,
+                    "csat": csat_raw,
+                    "csat_score": csat_score,
+                    "customer_id": pseudonymize(customer_raw, salt),
+                    "segment": _clean_str(row.get("segment")),
+                    "product": _clean_str(row.get("product")) or config.get("product"),
+                    "agency": _clean_str(row.get("agency")),
+                    "site": _clean_str(row.get("site")) or config.get("site"),
+                    "touchpoint": _clean_str(row.get("touchpoint")),
+                    "attachments": _clean_str(row.get("attachments")),
+                    "known_names": [n for n in [_clean_str(row.get("sender_name"))] if n],
+                    "text_hash": text_hash(text),
+                    **{k: row.get(k) for k in row if str(k).startswith("x_")},
+                }
             )
-            continue
-        seen[key] = (position, content_key)
-        raw_rows.append(
-            {
-                "id": stable_id(source, key),
-                "source": source,
-                "external_id": external_id,
-                "raw_text": _raw(row.get("raw_body", row.get("text"))),
-                "raw_subject": subject,
-                "raw_customer_id": customer_raw,
-                "raw_sender_name": _clean_str(row.get("sender_name")),
-                "raw_headers": _clean_str(row.get("raw_headers")),
-            }
-        )
-        kept.append(
-            {
-                "id": stable_id(source, key),
-                "source": source,
-                "source_type": config.get("source_type", "spontaneous"),
-                "channel": config.get("channel", source),
-                "file": file,
-                "position": position,
-                "external_id": external_id,
-                "date": date,
-                "text": text,
-                "subject": subject,
-                "declared_lang": _clean_str(row.get("lang")),
-                **scores,
-                "csat": csat_raw,
-                "csat_score": csat_score,
-                "customer_id": pseudonymize(customer_raw, salt),
-                "segment": _clean_str(row.get("segment")),
-                "product": _clean_str(row.get("product")) or config.get("product"),
-                "agency": _clean_str(row.get("agency")),
-                "site": _clean_str(row.get("site")) or config.get("site"),
-                "touchpoint": _clean_str(row.get("touchpoint")),
-                "attachments": _clean_str(row.get("attachments")),
-                "known_names": [n for n in [_clean_str(row.get("sender_name"))] if n],
-                "text_hash": text_hash(text),
-                **{k: row.get(k) for k in row if str(k).startswith("x_")},
-            }
-        )
-
-    n_process = int(ing.get("pii", {}).get("n_process", 1))
-    if engine is not None and engine.client is not None and kept:
-        size = int(engine.config.chunk_rows)
-        parts = [kept[i : i + size] for i in range(0, len(kept), size)]
-        shared = [engine.share(redactor), engine.share(detector)]  # sent once per worker, not per chunk
-        verbatims = validate(pd.concat(list(engine.map(_finish_chunk, parts, *shared)), ignore_index=True))
-    else:
-        verbatims = _redact_and_finish(kept, redactor, rules_only, detector, n_process)
-    n_rejected = sum(1 for r in quarantine if r.reason not in ("duplicate", "duplicate_id_conflict"))
-    read = len(frame) + len(result.rejects)
-    metrics = {
-        "read": read,
-        "kept": len(verbatims),
-        "kept_without_text": int((~verbatims["has_text"]).sum()) if len(verbatims) else 0,
-        "rejected": n_rejected,
-        "duplicates": duplicates,
-        "reconciles": read == len(verbatims) + n_rejected + duplicates,
-        "rejected_by_reason": dict(Counter(r.reason for r in quarantine)),
-        "values_nulled": dict(nulled),
-        "languages": verbatims["lang"].value_counts().to_dict() if len(verbatims) else {},
-        "pii_redacted": _pii_totals(verbatims),
-        "date_min": str(verbatims["date"].min()) if len(verbatims) else None,
-        "date_max": str(verbatims["date"].max()) if len(verbatims) else None,
-        **{f"file_{k}": v for k, v in result.info.items()},
-    }
-    if not metrics["reconciles"]:  # a bug, never a data problem: fail loudly
-        raise AssertionError(f"{source}: counts do not reconcile: {metrics}")
-    quarantine_frame = pd.DataFrame(
-        [{"source": source, **{k: getattr(r, k) for k in QUARANTINE_COLUMNS[1:]}} for r in quarantine],
-        columns=QUARANTINE_COLUMNS,
-    )
-    if len(quarantine_frame):
-        quarantine_frame["excerpt"] = [rules_only.redact(str(e))[0] for e in quarantine_frame["excerpt"]]
-    raw = pd.DataFrame(raw_rows, columns=RAW_COLUMNS)
-    log.info(
-        "%s: read %d, kept %d (%d score-only), rejected %d %s, duplicates %d",
-        source,
-        read,
-        metrics["kept"],
-        metrics["kept_without_text"],
-        n_rejected,
-        metrics["rejected_by_reason"] or "",
-        duplicates,
-    )
-    return IngestResult(verbatims, raw, quarantine_frame, metrics)
+        return kept, raw_rows
 
 
 def build_redactor(ingest_params: dict[str, Any]) -> Redactor:
@@ -404,13 +473,20 @@ def _pii_totals(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def write_outputs(result: IngestResult, out: Path, raw_out: Path, quarantine_out: Path, metrics_out: Path) -> None:
-    """Write the four outputs of one source."""
-    for path in (out, raw_out, quarantine_out, metrics_out):
+    """Write the four outputs of one source held in memory."""
+    for path in (out, raw_out):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     result.verbatims.to_parquet(out, index=False)
     result.raw.to_parquet(raw_out, index=False)
-    result.quarantine.to_csv(quarantine_out, index=False)
-    Path(metrics_out).write_text(json.dumps(result.metrics, indent=2, ensure_ascii=False, default=str) + "\n")
+    write_counts(result.quarantine, result.metrics, quarantine_out, metrics_out)
+
+
+def write_counts(quarantine: pd.DataFrame, metrics: dict[str, Any], quarantine_out: Path, metrics_out: Path) -> None:
+    """The quarantine (CSV) and the reconciled counts (JSON) of one source."""
+    for path in (quarantine_out, metrics_out):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    quarantine.to_csv(quarantine_out, index=False)
+    Path(metrics_out).write_text(json.dumps(metrics, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def main(
@@ -432,9 +508,19 @@ def main(
         raise VoixError(f"source {source!r} is not in params.yaml ingest.sources (known: {sorted(sources)}).")
     from pipeline.engine import open_engine
 
-    with open_engine(params) as engine:
-        result = ingest_source(source, sources[source], params, in_path, engine=engine)
-    write_outputs(result, out, raw_out, quarantine_out, metrics_out)
+    with (
+        open_engine(params) as engine,
+        ChunkedParquetWriter(out) as verbatims_out,
+        ChunkedParquetWriter(raw_out) as raw_texts_out,
+    ):
+        run = SourceIngest(source, sources[source], params, in_path, engine=engine)
+        for verbatims, raw in run.chunks():  # each chunk to disk as it comes
+            verbatims_out.write(verbatims)
+            raw_texts_out.write(raw)
+        quarantine, metrics = run.summary()  # the counts reconcile before any output is written
+        verbatims_out.finish()
+        raw_texts_out.finish()
+    write_counts(quarantine, metrics, quarantine_out, metrics_out)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ _GENERIC = {
     "directeur",
 }
 # the columns of data/processed/aspects.parquet
+NLP_COLUMNS = ["id", "sentence_index", "lang", "tokens", "lemmas", "pos"]  # what is read of the nlp sentences
 ASPECT_COLUMNS = [
     "id", "sentence_index", "sentence", "polarity", "confidence", "aspect", "aspect_key",
     "category", "journey_stage", "date", "lang",
@@ -194,7 +195,7 @@ def extract_aspects(
         scored_sentences["tone"].isin(["négatif", "positif"]) & (scored_sentences["tone_confidence"] >= threshold)
     ]
     merged = judged.merge(
-        nlp_sentences[["id", "sentence_index", "lang", "tokens", "lemmas", "pos"]],
+        nlp_sentences[NLP_COLUMNS],
         on=["id", "sentence_index"],
         how="inner",
         suffixes=("", "_nlp"),
@@ -251,6 +252,34 @@ def _english_stop_words() -> set[str]:
 _EN_STOP = _english_stop_words()
 
 
+def extract_aspects_from_files(
+    nlp_sentences: Path, scored_sentences: Path, scored: Path, config: dict[str, Any], batch_rows: int = 100_000
+) -> pd.DataFrame:
+    """`extract_aspects` with the `nlp` sentences read `batch_rows` at a time.
+
+    Their tokens, lemmas and parts of speech become Python lists only batch by batch (held whole
+    they would be ~45 Python strings a sentence: gigabytes at a million verbatims); of the other
+    files only the columns used are read. Same rows, in the same order, as on the whole tables.
+    """
+    import pyarrow.parquet as pq
+
+    judged = pd.read_parquet(scored_sentences, columns=["id", "sentence_index", "sentence", "tone", "tone_confidence"])
+    present = set(pq.read_schema(scored).names)
+    info = pd.read_parquet(scored, columns=[c for c in ("id", "journey_stage", "date") if c in present])
+    parts = [
+        extract_aspects(batch.to_pandas(), judged, info, config)
+        for batch in pq.ParquetFile(nlp_sentences).iter_batches(batch_size=batch_rows, columns=NLP_COLUMNS)
+    ]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=ASPECT_COLUMNS)
+    aspects = pd.concat(parts, ignore_index=True)
+    # the order of the judged sentences, as on the whole tables (the files usually agree already)
+    order = judged[["id", "sentence_index"]].reset_index(drop=True).reset_index(names="_order")
+    position = aspects[["id", "sentence_index"]].merge(order, on=["id", "sentence_index"], how="left")["_order"]
+    return aspects.iloc[np.argsort(position.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
 def main(
     nlp_sentences: Path,
     scored_sentences: Path,
@@ -262,9 +291,7 @@ def main(
     from pipeline.params import load_params
 
     config = load_params(params_file).get("irritants", {})
-    aspects = extract_aspects(
-        pd.read_parquet(nlp_sentences), pd.read_parquet(scored_sentences), pd.read_parquet(scored), config
-    )
+    aspects = extract_aspects_from_files(nlp_sentences, scored_sentences, scored, config)
     Path(aspects_out).parent.mkdir(parents=True, exist_ok=True)
     aspects.to_parquet(aspects_out, index=False)
     counts = aspects.groupby("polarity")["id"].nunique().to_dict() if len(aspects) else {}

@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from pipeline.chunked import ArrowChunks, ChunkedParquetWriter, chunk_bounds
 from pipeline.embed import analysis_text
 from pipeline.engine import Engine, map_forked, open_engine, worker_cache
 from pipeline.errors import VoixError
@@ -251,29 +252,51 @@ def analyse_chunk(table: pd.DataFrame, config: dict[str, Any]) -> tuple[pd.DataF
     return analyse_table(table, analyzer)
 
 
-def run_analysis(table: pd.DataFrame, config: dict[str, Any], engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Analyse the table on `engine`: all at once locally, in chunks on Dask workers."""
+def analysis_parts(
+    parts: Iterable[pd.DataFrame], config: dict[str, Any], engine: Engine
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """(sentences, lemmas) of each part of the table, in order: here (each part spread over
+    `nlp.n_process` forked processes) or on the Dask workers (one process each)."""
     if engine.client is not None:
         config = {**config, "n_process": 1}  # a worker is one process: Dask spreads the chunks
-    parts = list(engine.map(analyse_chunk, engine.split(table), config))
+    yield from engine.map(analyse_chunk, parts, config)
+
+
+def run_analysis(table: pd.DataFrame, config: dict[str, Any], engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Analyse a table held in memory: all at once locally, in chunks on Dask workers."""
+    parts = list(analysis_parts(engine.split(table), config, engine))
     sentences = pd.concat([p[0] for p in parts], ignore_index=True)
     lemmas = pd.concat([p[1] for p in parts], ignore_index=True)
     return sentences, lemmas
 
 
 def main(verbatims: Path, sentences_out: Path, lemmas_out: Path, params_file: Path = Path("params.yaml")) -> None:
-    """Split every verbatim into sentences and lemmatise it."""
+    """Split every verbatim into sentences and lemmatise it, `engine.chunk_rows` verbatims at a time.
+
+    The sentences' tokens, lemmas and parts of speech are Python lists while a chunk is analysed
+    (~45 strings a sentence): each chunk is written to disk as it comes, so memory does not grow
+    with the corpus. The input is held as Arrow columns, only those the analysis reads.
+    """
     from pipeline.params import load_params
 
     params = load_params(params_file)
-    table = pd.read_parquet(verbatims)
-    with open_engine(params) as engine:
-        sentences, lemmas = run_analysis(table, dict(params.get("nlp") or {}), engine)
-    for path in (sentences_out, lemmas_out):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    sentences.to_parquet(sentences_out, index=False)
-    lemmas.to_parquet(lemmas_out, index=False)
-    log.info("%d verbatims analysed: %d sentences", len(lemmas), len(sentences))
+    table = ArrowChunks(verbatims, columns=["id", "text", "subject", "lang", "has_text"])
+    counts = {"verbatims": 0, "sentences": 0}
+    with (
+        open_engine(params) as engine,
+        ChunkedParquetWriter(sentences_out) as sentences_writer,
+        ChunkedParquetWriter(lemmas_out) as lemmas_writer,
+    ):
+        bounds = list(chunk_bounds(len(table), int(engine.config.chunk_rows))) or [(0, 0)]
+        parts = (table.rows(start, stop) for start, stop in bounds)
+        for sentences, lemmas in analysis_parts(parts, dict(params.get("nlp") or {}), engine):
+            sentences_writer.write(sentences)
+            lemmas_writer.write(lemmas)
+            counts["verbatims"] += len(lemmas)
+            counts["sentences"] += len(sentences)
+        sentences_writer.finish()
+        lemmas_writer.finish()
+    log.info("%d verbatims analysed: %d sentences", counts["verbatims"], counts["sentences"])
 
 
 if __name__ == "__main__":

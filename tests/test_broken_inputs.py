@@ -104,3 +104,22 @@ def test_one_megabyte_verbatim_is_quarantined(tmp_path, params, rules_redactor, 
     assert result.metrics["rejected_by_reason"] == {"text_too_long": 1}
     row = result.quarantine.iloc[0]
     assert row["position"] == "line 2" and "characters > ingest.max_chars=20,000" in row["detail"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (_, expected) in CASES.items() if isinstance(expected, dict)))
+def test_one_record_at_a_time_gives_what_the_whole_file_gives(name, params, rules_redactor, detector):
+    """The stage streams chunks of `engine.chunk_rows` records: duplicates are still found across
+    chunks, and the rows, the quarantine and the counts are those of the whole file."""
+    import pandas as pd
+
+    from pipeline.engine import Engine, EngineConfig
+
+    config = {"source_type": "spontaneous", "channel": "test", **CASES[name][0]}
+    whole = ingest_source("broken", config, params, BROKEN / name, rules_redactor, detector)
+    chunked = ingest_source(
+        "broken", config, params, BROKEN / name, rules_redactor, detector, Engine(EngineConfig(chunk_rows=1))
+    )
+    pd.testing.assert_frame_equal(chunked.verbatims, whole.verbatims)
+    pd.testing.assert_frame_equal(chunked.raw, whole.raw)
+    pd.testing.assert_frame_equal(chunked.quarantine, whole.quarantine)
+    assert chunked.metrics == whole.metrics

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.irritants import categorise, extract_aspects, french_aspects
+from pipeline.irritants import categorise, extract_aspects, extract_aspects_from_files, french_aspects
 from pipeline.nlp import Analyzer, NlpConfig, analyse_table
 from pipeline.themes import build_reports, rank
 
@@ -71,6 +71,34 @@ def test_aspects_take_the_sentence_tone_category_and_journey_stage(analysed):
     assert set(aspects.loc[aspects["id"] == "b", "category"]) == {"attente"}
     praise = aspects[aspects["id"] == "c"].iloc[0]
     assert praise["polarity"] == "enthousiasmant" and pd.isna(praise["category"])
+
+
+def test_aspects_from_files_batch_by_batch_are_those_of_the_whole_tables(analysed, tmp_path):
+    table, sentences = analysed
+    scored_sentences = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "sentence_index": [0, 0, 0],
+            "sentence": sentences["sentence"],
+            "tone": ["négatif", "négatif", "positif"],
+            "tone_confidence": [0.9, 0.9, 0.95],
+        }
+    )
+    scored = table.assign(
+        journey_stage=["facturation / paiement", None, "usage / aide"], date=pd.Timestamp("2026-01-01")
+    )
+    config = {"categories": CATEGORIES}
+    extract_aspects(sentences, scored_sentences, scored, config).to_parquet(tmp_path / "whole.parquet", index=False)
+    sentences.iloc[::-1].to_parquet(tmp_path / "nlp.parquet", index=False)  # another order than the judged ones
+    scored_sentences.to_parquet(tmp_path / "scored_sentences.parquet", index=False)
+    scored.to_parquet(tmp_path / "scored.parquet", index=False)
+    batched = extract_aspects_from_files(
+        tmp_path / "nlp.parquet", tmp_path / "scored_sentences.parquet", tmp_path / "scored.parquet", config, 1
+    )
+    whole = pd.read_parquet(tmp_path / "whole.parquet")
+    assert batched["id"].tolist()[0] == "a" and len(whole) >= 3
+    batched.to_parquet(tmp_path / "batched.parquet", index=False)  # compared as the stage writes them
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "batched.parquet"), whole)
 
 
 def _table():

@@ -57,3 +57,25 @@ def test_placeholders_subjects_and_score_only_rows(analyzer):
     words = lemmas.loc[0, "lemmas"].split()
     assert "person" not in words and "phone" not in words
     assert words[:2] == ["carte", "bloqué"] or words[0] == "carte"  # the subject comes first
+
+
+def test_the_stage_writes_chunk_by_chunk_what_the_whole_table_gives(tmp_path):
+    import yaml
+
+    from pipeline.engine import Engine
+    from pipeline.nlp import main, run_analysis
+
+    table = _table(
+        ["Le conseiller est top. Les frais sont scandaleux.", "", "The app keeps crashing. Fix it!", "Très bien."],
+        ["fr", "fr", "en", "fr"],
+    )
+    table.to_parquet(tmp_path / "verbatims.parquet", index=False)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"engine": {"chunk_rows": 2}, "nlp": {}}))
+    main(tmp_path / "verbatims.parquet", tmp_path / "s.parquet", tmp_path / "l.parquet", tmp_path / "params.yaml")
+    sentences, lemmas = run_analysis(table, {}, Engine())
+    sentences.to_parquet(tmp_path / "s_whole.parquet", index=False)  # compared as written
+    lemmas.to_parquet(tmp_path / "l_whole.parquet", index=False)
+    for chunked, whole in (("s", "s_whole"), ("l", "l_whole")):
+        expected = pd.read_parquet(tmp_path / f"{whole}.parquet")
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{chunked}.parquet"), expected)
+    assert set(expected["id"]) == {"v0", "v2", "v3"}  # the empty text has no lemma row, in either

@@ -24,6 +24,7 @@ SHARED = ROOT.parent / "shared" / "data"
 # (name of results/<name>.json, module, arguments, needs ../shared/data)
 SUITE = [
     ("scale", "benchmarks.bench_scale", ["--profiles", "default", "fast"], False),
+    ("stages", "benchmarks.bench_stages", ["--times", "10"], False),  # needs scale's 100k copy
     ("memory", "benchmarks.bench_memory", ["--rows", "1000000"], False),
     ("classify", "benchmarks.bench_classify", [], True),
     ("embed", "benchmarks.bench_embed", [], True),

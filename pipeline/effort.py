@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 log = logging.getLogger("voix.effort")
 
@@ -60,29 +61,34 @@ def signals_of(text: str, lemmas: str, signals: dict[str, dict[str, Any]]) -> li
     return list(compress(list(found), found.iloc[0].tolist())) if len(found.columns) else []
 
 
-def effort_scores(table: pd.DataFrame, lemmas: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
-    """effort_score and effort_signals of every verbatim with text."""
+def effort_scores(
+    table: pd.DataFrame, lemmas: pd.DataFrame, config: dict[str, Any], chunk: int = 100_000
+) -> pd.DataFrame:
+    """effort_score and effort_signals of every verbatim with text.
+
+    Computed `chunk` verbatims at a time: the signals split the lemmas into one Python string per
+    word (~30 a verbatim), gigabytes for a whole million at once."""
     signals = config.get("signals", {})
     rows = table[table["has_text"].astype(bool)][["id", "text"]].merge(lemmas[["id", "lemmas"]], on="id", how="left")
     if rows.empty:
         return pd.DataFrame(columns=["id", "effort_score", "effort_signals"])
-    present = signal_matrix(rows["text"], rows["lemmas"], signals)
-    score = pd.Series(0.0, index=rows.index)
-    for name, spec in signals.items():
-        score += np.where(present[name], float(spec.get("weight", 1.0)), 0.0)
-    counted = rows["text"].astype(object).str.contains(_COUNTED).to_numpy(dtype=bool)
-    score += np.where(counted, float(config.get("repeat_bonus", 1.0)), 0.0)
-    score = np.minimum(score, float(config.get("max_score", 5.0)))
-    if not (present.to_numpy().any() or counted.any()):
+    scores, found_signals, any_signal = [], [], False
+    for start in range(0, len(rows), chunk):
+        part = rows.iloc[start : start + chunk]
+        present = signal_matrix(part["text"], part["lemmas"], signals)
+        score = pd.Series(0.0, index=part.index)
+        for name, spec in signals.items():
+            score += np.where(present[name], float(spec.get("weight", 1.0)), 0.0)
+        counted = part["text"].astype(object).str.contains(_COUNTED).to_numpy(dtype=bool)
+        score += np.where(counted, float(config.get("repeat_bonus", 1.0)), 0.0)
+        scores.append(np.minimum(score, float(config.get("max_score", 5.0))))
+        any_signal = any_signal or bool(present.to_numpy().any() or counted.any())
+        names = list(present)
+        found_signals += [", ".join(compress(names, found)) for found in present.to_numpy().tolist()]
+    score = pd.concat(scores)
+    if not any_signal:
         score = score.astype(int)  # no signal anywhere: the scores stay the integer 0 of an empty sum
-    names = list(present)
-    return pd.DataFrame(
-        {
-            "id": rows["id"],
-            "effort_score": score,
-            "effort_signals": [", ".join(compress(names, found)) for found in present.to_numpy().tolist()],
-        }
-    )
+    return pd.DataFrame({"id": rows["id"], "effort_score": score, "effort_signals": found_signals})
 
 
 def effort_metrics(table: pd.DataFrame, effort: pd.DataFrame) -> dict[str, Any]:
@@ -115,8 +121,10 @@ def main(
     from pipeline.params import load_params
 
     config = load_params(params_file).get("effort", {})
-    table = pd.read_parquet(scored)
-    effort = effort_scores(table, pd.read_parquet(lemmas), config)
+    present = set(pq.read_schema(scored).names)  # only the columns used, not the ~55 of the table
+    used = ["id", "has_text", "text", "journey_stage", "ces"]
+    table = pd.read_parquet(scored, columns=[c for c in used if c in present])
+    effort = effort_scores(table, pd.read_parquet(lemmas, columns=["id", "lemmas"]), config)
     for path in (effort_out, metrics_out):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     effort.to_parquet(effort_out, index=False)

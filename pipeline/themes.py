@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 log = logging.getLogger("voix.themes")
 
@@ -285,9 +286,18 @@ def main(
 
     params = load_params(params_file)
     config = {**params.get("irritants", {}), **params.get("themes", {})}
-    table = pd.read_parquet(scored)
+    # only the columns used: at a million verbatims the whole scored table (~55 columns) and the
+    # aspects (~5 million rows) were 8 GB between them
+    present = set(pq.read_schema(scored).names)
+    used = ["id", "has_text", "date", "text", "tone", "tone_score", "nps", "journey_stage"]
+    table = pd.read_parquet(scored, columns=[c for c in used if c in present])
+    aspect_columns = ["id", "polarity", "category", "aspect_key", "sentence", "confidence", "journey_stage"]
     reports = build_reports(
-        table, pd.read_parquet(topics), pd.read_parquet(aspects), config, params.get("kpis", {}).get("nps_bands")
+        table,
+        pd.read_parquet(topics, columns=["id", "topic_label", "theme"]),
+        pd.read_parquet(aspects, columns=aspect_columns),
+        config,
+        params.get("kpis", {}).get("nps_bands"),
     )
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pipeline.embed import Embedder, VectorFile, make_embedder, selected_rows
 
@@ -454,7 +455,8 @@ def run_topics(
 
 def topics_over_time(table: pd.DataFrame, assigned: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Counts and share negative per topic and period (month), and per topic and each `by` column."""
-    merged = assigned.merge(table, on="id", how="left", suffixes=("", "_table"))
+    wanted = [c for c in dict.fromkeys(["id", "date", "tone", *by]) if c in table]
+    merged = assigned.merge(table[wanted], on="id", how="left", suffixes=("", "_table"))
     merged["month"] = pd.to_datetime(merged["date"], errors="coerce").dt.to_period("M").astype(str)
     frames = []
     for column in ["month", *by]:
@@ -507,7 +509,10 @@ def main(
     params = load_params(params_file)
     config = params.get("topics", {})
     seed = params.get("base", {}).get("seed", 42)
-    table = pd.read_parquet(scored)
+    # only the columns used (the scored table has ~55: a full copy of it was half of this stage's memory)
+    present = set(pq.read_schema(scored).names)
+    used = ["id", "external_id", "has_text", "text", "date", "tone", "tone_score", *config.get("per", ["channel"])]
+    table = pd.read_parquet(scored, columns=[c for c in dict.fromkeys(used) if c in present])
     embedder = make_embedder(params.get("embed", {}))
     meta_path = Path(embeddings).with_suffix(".json")
     if meta_path.exists():

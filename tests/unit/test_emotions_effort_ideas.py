@@ -66,6 +66,14 @@ def test_effort_signals_score_and_ces_correlation():
     assert (
         metrics["ces_spearman"]["rho"] > 0.8 and metrics["by_journey_stage"]["réclamation / SAV"]["mean_effort"] == 3.0
     )
+    # computed a few verbatims at a time (memory at a million): the same scores and signals
+    pd.testing.assert_frame_equal(
+        effort_scores(table, lemmas, {"signals": signals, "repeat_bonus": 1}, chunk=5), effort
+    )
+    calm = table.iloc[4:]  # no signal anywhere, in any chunk: integer zeros, as before
+    unsignalled = effort_scores(calm, lemmas, {"signals": signals}, chunk=3)
+    pd.testing.assert_frame_equal(unsignalled, effort_scores(calm, lemmas, {"signals": signals}))
+    assert unsignalled["effort_score"].dtype == "int64"
 
 
 def test_ideas_are_suggestion_sentences_grouped_and_ranked():

@@ -1,0 +1,216 @@
+"""Benchmark: the stages from `score` on, at a multiple of a finished scale run (a million verbatims
+in minutes of setup, not hours of upstream stages).
+
+`bench_scale` at 1M would take ~3.5 h on 2 cores, most of it in ingest, nlp and embed. This takes a
+copy that `bench_scale` finished (default `benchmarks/out/scale_100000`) and builds
+`benchmarks/out/stages_<N>x/`, whose stage inputs are that copy's inputs N times over:
+`data/interim/verbatims.parquet`, `sentences.parquet` and `lemmas.parquet` with their ids (and
+external and customer ids, near-duplicate links) made unique by a suffix per copy, and
+`embeddings.npy` tiled. Then it runs each stage's command from `dvc.yaml` (the current tree's
+`pipeline/`, `params.yaml` and `dvc.yaml`, the copy's trained models) in pipeline order and records
+wall time and the peak RSS and PSS of the process tree, as `bench_scale` does.
+
+What it does not measure: the texts repeat N times, so the sentence-vector cache of `score` hits
+for every sentence (no encoding) and topic quality means nothing here. It measures the memory and
+the time of the machinery that grows with the number of rows.
+
+Run: python -m benchmarks.bench_stages [--times 10] [--stages score kpis ...] [--source DIR] [--reuse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import yaml
+
+from benchmarks.bench_scale import OUT, run_measured
+from benchmarks.common import RESULTS, ROOT, machine_info, write_results
+
+STAGES = ["score", "kpis", "topics", "alerts", "irritants", "themes", "effort", "ideas", "report"]
+# upstream stages that can be measured too (`--stages consolidate nlp ...`): consolidate writes beside
+# the replicated table (its sort by date would misalign the tiled vectors), nlp rewrites the same rows
+UPSTREAM = ["consolidate", "nlp"]
+REDIRECT = {
+    "consolidate": {
+        " data/interim/verbatims.parquet": " bench/consolidated.parquet",
+        " data/restricted/verbatims_raw.parquet": " bench/consolidated_raw.parquet",
+        " data/interim/quarantine.csv": " bench/quarantine.csv",
+        " metrics/ingest.json": " bench/ingest.json",
+    }
+}
+REPLICATED = ["data/interim/verbatims.parquet", "data/interim/sentences.parquet", "data/interim/lemmas.parquet"]
+REPLICATED_DIRS = ["data/interim/sources", "data/restricted/sources"]  # every source's ingested rows
+ID_COLUMNS = ["id", "external_id", "customer_id", "near_duplicate_of"]
+SKIP = ("data/raw", "data/restricted/verbatims_raw.parquet", "data/interim/embedding_cache", ".dvc", ".git")
+
+
+def replicate_parquet(source: Path, dest: Path, times: int) -> int:
+    """`source` `times` over, one row group per copy; copy k > 0 suffixes its ids with `~k`."""
+    table = pq.read_table(source)
+    with pq.ParquetWriter(dest, table.schema) as writer:
+        for k in range(times):
+            copy = table
+            if k:
+                for name in ID_COLUMNS:
+                    if name in copy.column_names:
+                        i = copy.column_names.index(name)
+                        column = copy.column(i)
+                        suffixed = pc.binary_join_element_wise(
+                            column, pa.scalar(f"~{k}", column.type), pa.scalar("", column.type)
+                        )
+                        copy = copy.set_column(i, copy.field(i), suffixed.cast(column.type))
+            writer.write_table(copy)
+    return table.num_rows * times
+
+
+def replicate_vectors(source: Path, dest: Path, times: int) -> tuple[int, int]:
+    vectors = np.load(source, mmap_mode="r")
+    out = np.lib.format.open_memmap(
+        dest, mode="w+", dtype=vectors.dtype, shape=(len(vectors) * times, vectors.shape[1])
+    )
+    for k in range(times):
+        out[k * len(vectors) : (k + 1) * len(vectors)] = vectors
+    out.flush()
+    return out.shape
+
+
+def refresh_code(project: Path) -> None:
+    """The code and settings measured: this tree's."""
+    for rel in ("pipeline", "params.yaml", "dvc.yaml"):
+        if (project / rel).is_dir():
+            shutil.rmtree(project / rel)
+        if (ROOT / rel).is_dir():
+            shutil.copytree(ROOT / rel, project / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / rel, project / rel)
+
+
+def build_copy(source: Path, times: int) -> Path:
+    project = OUT / f"stages_{times}x"
+    if project.exists():
+        shutil.rmtree(project)
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if any(str(rel) == s or str(rel).startswith(s + "/") for s in SKIP) or rel.parts[0] == "pipeline":
+            continue
+        replicated = str(rel) in REPLICATED or str(rel.parent) in REPLICATED_DIRS or rel.name == "embeddings.npy"
+        if path.is_file() and not replicated:
+            (project / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, project / rel)
+    refresh_code(project)
+    for rel in REPLICATED:
+        replicate_parquet(source / rel, project / rel, times)
+    replicate_vectors(source / "data/interim/embeddings.npy", project / "data/interim/embeddings.npy", times)
+    replicate_sources(project, source, times)
+    return project
+
+
+def replicate_sources(project: Path, source: Path, times: int) -> None:
+    """The ingested sources (consolidate's inputs), those not replicated yet."""
+    for rel in REPLICATED_DIRS:
+        (project / rel).mkdir(parents=True, exist_ok=True)
+        for path in sorted((source / rel).glob("*.parquet")):
+            if not (project / rel / path.name).exists():
+                replicate_parquet(path, project / rel / path.name, times)
+    (project / "bench").mkdir(exist_ok=True)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--times", type=int, default=10)
+    parser.add_argument("--stages", nargs="+", default=STAGES, choices=UPSTREAM + STAGES)
+    parser.add_argument("--source", type=Path, default=OUT / "scale_100000")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the replicated copy already built (refresh only the code)"
+    )
+    args = parser.parse_args(argv)
+    if not (args.source / "data/processed/verbatims.parquet").exists():
+        raise SystemExit(f"{args.source} is not a finished scale run: python -m benchmarks.bench_scale first")
+    project = OUT / f"stages_{args.times}x"
+    if args.reuse and (project / "data/interim/embeddings.npy").exists():
+        refresh_code(project)
+        replicate_sources(project, args.source, args.times)
+    else:
+        project = build_copy(args.source, args.times)
+    n = pq.ParquetFile(project / "data/interim/verbatims.parquet").metadata.num_rows
+    stages = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+    }
+    date = datetime.now().isoformat(timespec="seconds")
+    command = (
+        f"python -m benchmarks.bench_stages --times {args.times}"
+        + (f" --stages {' '.join(args.stages)}" if args.stages != STAGES else "")
+        + (" --reuse" if args.reuse else "")
+    )
+    results = []
+    for stage in args.stages:
+        shell = stages[stage]["cmd"]
+        for old, new in REDIRECT.get(stage, {}).items():
+            shell = shell.replace(old, new)
+        result = run_measured(shell, project, env, stage)
+        result["verbatims_per_s"] = round(n / result["seconds"], 1) if result["seconds"] else None
+        result["date"], result["command"] = date, command
+        print(
+            f"  {n:>9,} {stage:<12} {result['seconds']:>8.1f} s {result['peak_rss_mb']:>7,} MB RSS"
+            f" {result['peak_pss_mb']:>7,} MB PSS",
+            flush=True,
+        )
+        results.append(result)
+    # the stages this run did not redo keep their earlier figures, each with its date and command
+    previous = RESULTS / "stages.json"
+    if previous.exists():
+        earlier = json.loads(previous.read_text())
+        if earlier.get("n_verbatims") == n:
+            done = {r["stage"] for r in results}
+            results += [
+                {"date": earlier.get("date"), "command": earlier.get("command"), **r}
+                for r in earlier.get("stages", [])
+                if r["stage"] not in done
+            ]
+    order = UPSTREAM + STAGES
+    results.sort(key=lambda r: order.index(r["stage"]) if r["stage"] in order else len(order))
+    report = {
+        "benchmark": "stages",
+        "date": date,
+        "command": command,
+        "machine": machine_info(),
+        "source": str(args.source.relative_to(ROOT)) if args.source.is_relative_to(ROOT) else str(args.source),
+        "times": args.times,
+        "n_verbatims": n,
+        "stages": results,
+    }
+    lines = [
+        f"## Stages from score on, at {n:,} verbatims ({date})",
+        "",
+        f"The inputs of `{report['source']}` {args.times} times over (ids made unique; texts repeat, so the "
+        "sentence-vector cache always hits and topic quality is not measured). Each stage alone, its command "
+        "from dvc.yaml; peak memory of its process tree.",
+        "",
+        "| stage | seconds | verbatims/s | peak RSS MB | peak PSS MB | measured by |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r['stage']} | {r['seconds']} | {r['verbatims_per_s']:,} | {r['peak_rss_mb']:,} | "
+            f"{r['peak_pss_mb']:,} | `{r['command']}`, {r['date']} |"
+            for r in results
+        ),
+        "",
+    ]
+    write_results("stages", report, lines)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -162,9 +162,9 @@ def score_files(
     sentences = ArrowChunks(sentences_in, columns=SENTENCE_COLUMNS)
     size = int(engine.config.chunk_rows) if engine is not None else max(1, len(table))
     bounds = list(chunk_bounds(len(table), size)) or [(0, 0)]  # an empty table still gets every column
-    # each sentence's chunk, from its verbatim's position; sentences of unknown verbatims are dropped
+    # each sentence's chunk, from its verbatim's position; sentences of unknown verbatims (-1 // size
+    # = -1) sort first and fall in no chunk
     chunk_of = pd.Index(table.column("id")).get_indexer(sentences.column("id")) // size
-    chunk_of[chunk_of < 0] = -1
     order = np.argsort(chunk_of, kind="stable")
     edges = np.searchsorted(chunk_of[order], np.arange(len(bounds) + 1))
 

@@ -47,9 +47,9 @@ def test_categories_by_seed_words():
     assert categorise(["bonjour"], CATEGORIES) == "autre"
 
 
-def test_aspects_take_the_sentence_tone_category_and_journey_stage(analysed):
-    table, sentences = analysed
-    scored_sentences = pd.DataFrame(
+def _judged(sentences):
+    """The score stage's tones of the three sentences: two surely negative, one surely positive."""
+    return pd.DataFrame(
         {
             "id": ["a", "b", "c"],
             "sentence_index": [0, 0, 0],
@@ -58,6 +58,11 @@ def test_aspects_take_the_sentence_tone_category_and_journey_stage(analysed):
             "tone_confidence": [0.9, 0.9, 0.95],
         }
     )
+
+
+def test_aspects_take_the_sentence_tone_category_and_journey_stage(analysed):
+    table, sentences = analysed
+    scored_sentences = _judged(sentences)
     scored = table.assign(
         journey_stage=["facturation / paiement", "réclamation / SAV", "usage / aide"], date=pd.Timestamp("2026-01-01")
     )
@@ -75,15 +80,7 @@ def test_aspects_take_the_sentence_tone_category_and_journey_stage(analysed):
 
 def test_aspects_from_files_batch_by_batch_are_those_of_the_whole_tables(analysed, tmp_path):
     table, sentences = analysed
-    scored_sentences = pd.DataFrame(
-        {
-            "id": ["a", "b", "c"],
-            "sentence_index": [0, 0, 0],
-            "sentence": sentences["sentence"],
-            "tone": ["négatif", "négatif", "positif"],
-            "tone_confidence": [0.9, 0.9, 0.95],
-        }
-    )
+    scored_sentences = _judged(sentences)
     scored = table.assign(
         journey_stage=["facturation / paiement", None, "usage / aide"], date=pd.Timestamp("2026-01-01")
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -71,15 +71,16 @@ class ChunkedParquetWriter:
 
         Returns the number of rows written.
         """
-        schemas = [pq.read_schema(part) for part, _, _ in self._parts]
-        if not schemas:
+        part_schemas = [pq.read_schema(part) for part, _, _ in self._parts]
+        if not part_schemas:
             raise ValueError("no chunk was written")
         extras = [extra(first, n) if extra else {} for _, first, n in self._parts]
-        schemas += [pa.schema([(name, values.type) for name, values in columns.items()]) for columns in extras]
-        schema = pa.unify_schemas(schemas, promote_options="permissive")
+        extra_schemas = [pa.schema([(name, values.type) for name, values in columns.items()]) for columns in extras]
+        schema = pa.unify_schemas(part_schemas + extra_schemas, promote_options="permissive")
         # pandas metadata (Int64 and other pandas dtypes) from a part that has every column, if any
-        complete = [s for s in schemas[: len(self._parts)] if set(s.names) == set(schema.names) - set(extras[0])]
-        schema = schema.with_metadata((complete or schemas)[0].metadata)
+        names = set().union(*(s.names for s in part_schemas))
+        complete = [s for s in part_schemas if set(s.names) == names]
+        schema = schema.with_metadata((complete or part_schemas)[0].metadata)
         with pq.ParquetWriter(self.path, schema) as writer:
             for (part, _, _), columns in zip(self._parts, extras, strict=True):
                 table = pq.read_table(part)
@@ -100,10 +101,3 @@ class ChunkedParquetWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def chunk_bounds(n_rows: int, size: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of consecutive chunks of at most `size` rows."""
-    size = max(1, size)
-    for start in range(0, n_rows, size):
-        yield start, min(n_rows, start + size)

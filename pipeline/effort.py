@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from pipeline.engine import chunks
+
 log = logging.getLogger("voix.effort")
 
 _COUNTED = re.compile(
@@ -73,8 +75,7 @@ def effort_scores(
     if rows.empty:
         return pd.DataFrame(columns=["id", "effort_score", "effort_signals"])
     scores, found_signals, any_signal = [], [], False
-    for start in range(0, len(rows), chunk):
-        part = rows.iloc[start : start + chunk]
+    for part in chunks(rows, chunk):
         present = signal_matrix(part["text"], part["lemmas"], signals)
         score = pd.Series(0.0, index=part.index)
         for name, spec in signals.items():

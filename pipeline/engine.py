@@ -72,13 +72,20 @@ class EngineConfig:
         return config
 
 
+def chunk_bounds(n_rows: int, size: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive chunks of at most `size` rows; one empty chunk when there is no
+    row, so that a stage run on an empty table still writes every column."""
+    size = max(1, size)
+    if n_rows == 0:
+        yield 0, 0
+    for start in range(0, n_rows, size):
+        yield start, min(n_rows, start + size)
+
+
 def chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     """Consecutive slices of at most `size` rows (at least one slice, even for an empty frame)."""
-    if len(frame) == 0:
-        yield frame
-        return
-    for start in range(0, len(frame), size):
-        yield frame.iloc[start : start + size]
+    for start, stop in chunk_bounds(len(frame), size):
+        yield frame.iloc[start:stop]
 
 
 class Engine:

@@ -27,6 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from pipeline.chunked import ChunkedParquetWriter
+from pipeline.engine import chunks, open_engine
 from pipeline.normalize import LanguageDetector, html_to_text, looks_like_html, normalize_text
 from pipeline.pii import Redactor, load_ner, pseudonymize, resolve_salt
 from pipeline.readers import Reject, read_source
@@ -222,9 +223,9 @@ class SourceIngest:
             with tqdm(
                 total=len(frame), desc=f"ingest {self.source}", unit="row", disable=len(frame) < 5000, mininterval=2
             ) as progress:
-                for start in range(0, len(frame), self.chunk_rows):
-                    kept, raw_rows = self._clean(frame.iloc[start : start + self.chunk_rows].to_dict("records"))
-                    progress.update(min(self.chunk_rows, len(frame) - start))
+                for part in chunks(frame, self.chunk_rows):
+                    kept, raw_rows = self._clean(part.to_dict("records"))
+                    progress.update(len(part))
                     if kept:
                         raws.append(raw_rows)
                         yield kept
@@ -506,8 +507,6 @@ def main(
     sources = params.get("ingest", {}).get("sources", {})
     if source not in sources:
         raise VoixError(f"source {source!r} is not in params.yaml ingest.sources (known: {sorted(sources)}).")
-    from pipeline.engine import open_engine
-
     with (
         open_engine(params) as engine,
         ChunkedParquetWriter(out) as verbatims_out,

@@ -186,14 +186,19 @@ def _sentence_aspects(
     return french_aspects(tokens, lemmas, pos, generic)
 
 
+def judged_sentences(scored_sentences: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+    """The surely positive or negative sentences (`irritants.min_sentence_confidence`)."""
+    threshold = float(config.get("min_sentence_confidence", 0.6))
+    return scored_sentences[
+        scored_sentences["tone"].isin(["négatif", "positif"]) & (scored_sentences["tone_confidence"] >= threshold)
+    ]
+
+
 def extract_aspects(
     nlp_sentences: pd.DataFrame, scored_sentences: pd.DataFrame, scored: pd.DataFrame, config: dict[str, Any]
 ) -> pd.DataFrame:
     """One row per aspect of every surely positive or negative sentence."""
-    threshold = float(config.get("min_sentence_confidence", 0.6))
-    judged = scored_sentences[
-        scored_sentences["tone"].isin(["négatif", "positif"]) & (scored_sentences["tone_confidence"] >= threshold)
-    ]
+    judged = judged_sentences(scored_sentences, config)
     merged = judged.merge(
         nlp_sentences[NLP_COLUMNS],
         on=["id", "sentence_index"],
@@ -263,7 +268,10 @@ def extract_aspects_from_files(
     """
     import pyarrow.parquet as pq
 
-    judged = pd.read_parquet(scored_sentences, columns=["id", "sentence_index", "sentence", "tone", "tone_confidence"])
+    judged = judged_sentences(  # once, not again for every batch
+        pd.read_parquet(scored_sentences, columns=["id", "sentence_index", "sentence", "tone", "tone_confidence"]),
+        config,
+    )
     present = set(pq.read_schema(scored).names)
     info = pd.read_parquet(scored, columns=[c for c in ("id", "journey_stage", "date") if c in present])
     parts = [

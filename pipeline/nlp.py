@@ -30,9 +30,9 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.chunked import ArrowChunks, ChunkedParquetWriter, chunk_bounds
+from pipeline.chunked import ArrowChunks, ChunkedParquetWriter
 from pipeline.embed import analysis_text
-from pipeline.engine import Engine, map_forked, open_engine, worker_cache
+from pipeline.engine import Engine, chunk_bounds, map_forked, open_engine, worker_cache
 from pipeline.errors import VoixError
 from pipeline.pii import PLACEHOLDERS
 
@@ -287,7 +287,7 @@ def main(verbatims: Path, sentences_out: Path, lemmas_out: Path, params_file: Pa
         ChunkedParquetWriter(sentences_out) as sentences_writer,
         ChunkedParquetWriter(lemmas_out) as lemmas_writer,
     ):
-        bounds = list(chunk_bounds(len(table), int(engine.config.chunk_rows))) or [(0, 0)]
+        bounds = chunk_bounds(len(table), int(engine.config.chunk_rows))
         parts = (table.rows(start, stop) for start, stop in bounds)
         for sentences, lemmas in analysis_parts(parts, dict(params.get("nlp") or {}), engine):
             sentences_writer.write(sentences)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from pipeline.chunked import ArrowChunks, ChunkedParquetWriter, chunk_bounds
+from pipeline.chunked import ArrowChunks, ChunkedParquetWriter
 from pipeline.classify import TextClassifier, features
 from pipeline.embed import (
     Embedder,
@@ -40,7 +40,7 @@ from pipeline.embed import (
     worker_embedder,
     worth_caching,
 )
-from pipeline.engine import Engine, open_engine
+from pipeline.engine import Engine, chunk_bounds, open_engine
 from pipeline.labels import read_label_files
 from pipeline.predict import load_models
 
@@ -161,7 +161,7 @@ def score_files(
     table = ArrowChunks(verbatims)
     sentences = ArrowChunks(sentences_in, columns=SENTENCE_COLUMNS)
     size = int(engine.config.chunk_rows) if engine is not None else max(1, len(table))
-    bounds = list(chunk_bounds(len(table), size)) or [(0, 0)]  # an empty table still gets every column
+    bounds = list(chunk_bounds(len(table), size))  # one empty chunk for an empty table: every column
     # each sentence's chunk, from its verbatim's position; sentences of unknown verbatims (-1 // size
     # = -1) sort first and fall in no chunk
     chunk_of = pd.Index(table.column("id")).get_indexer(sentences.column("id")) // size

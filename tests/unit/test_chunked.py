@@ -4,7 +4,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipeline.chunked import ArrowChunks, ChunkedParquetWriter, chunk_bounds
+from pipeline.chunked import ArrowChunks, ChunkedParquetWriter
+from pipeline.engine import chunk_bounds
 
 
 def test_arrow_chunks_are_the_slices_of_the_table(tmp_path):
@@ -22,7 +23,7 @@ def test_arrow_chunks_are_the_slices_of_the_table(tmp_path):
     pd.testing.assert_frame_equal(chunks.take([4, 0]), frame.iloc[[4, 0]].reset_index(drop=True))
     assert list(ArrowChunks(tmp_path / "t.parquet", columns=["nps", "absent"]).table.column_names) == ["nps"]
     assert list(chunk_bounds(5, 2)) == [(0, 2), (2, 4), (4, 5)]
-    assert list(chunk_bounds(0, 2)) == []
+    assert list(chunk_bounds(0, 2)) == [(0, 0)]  # an empty table is still one (empty) chunk
 
 
 def test_written_chunks_join_into_the_concatenated_table(tmp_path):

@@ -17,7 +17,6 @@ Run: python -m benchmarks.bench_scale [--sizes 10000 100000 1000000] [--engine l
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
@@ -25,16 +24,13 @@ import random
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import psutil
 import yaml
 
 from benchmarks.bench_ingest import AGENCIES, perturb, sample_texts
-from benchmarks.common import RESULTS, ROOT, machine_info, write_results
+from benchmarks.common import RESULTS, ROOT, machine_info, run_measured, write_results
 
 OUT = ROOT / "benchmarks" / "out"
 COPY = ("pipeline", "params.yaml", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore", "data/actions.csv")
@@ -159,64 +155,10 @@ def build_project(n: int, engine: str, profile: str = "default") -> Path:
     return project
 
 
-def tree_memory(proc: psutil.Process, pss: bool = False) -> int:
-    """Resident memory of `proc` and its children: RSS (counts the pages forked workers share
-    with their parent once per process) or, with `pss`, PSS (each shared page split between the
-    processes sharing it: what the tree really holds; slower to read, from /proc/<pid>/smaps)."""
-    total = 0
-    try:
-        children = proc.children(recursive=True)
-    except psutil.Error:  # the stage ended between two samples
-        children = []
-    for p in [proc, *children]:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_full_info().pss if pss else p.memory_info().rss
-    return total
-
-
 def run_stage(project: Path, stage: str, env: dict) -> dict:
     """Run one stage under DVC; wall time and the peak RSS and PSS of its process tree."""
     dvc = str(Path(sys.executable).parent / "dvc")
     return run_measured([dvc, "repro", "--single-item", stage], project, env, stage)
-
-
-def run_measured(command: list[str] | str, cwd: Path, env: dict, label: str) -> dict:
-    """Run `command` (a string runs in a shell); wall time and the peak RSS and PSS of its tree."""
-    t0 = time.perf_counter()
-    popen = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        shell=isinstance(command, str),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    proc = psutil.Process(popen.pid)
-    peak, peak_pss = [0], [0]
-
-    def sample() -> None:
-        ticks = 0
-        while popen.poll() is None:
-            peak[0] = max(peak[0], tree_memory(proc))
-            if ticks % 5 == 0:  # PSS every ~0.5 s: reading smaps costs more
-                peak_pss[0] = max(peak_pss[0], tree_memory(proc, pss=True))
-            ticks += 1
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = popen.communicate()
-    seconds = time.perf_counter() - t0
-    sampler.join()
-    if popen.returncode != 0:
-        raise SystemExit(f"{label} failed in {cwd}:\n{output[-4000:]}")
-    return {
-        "stage": label,
-        "seconds": round(seconds, 1),
-        "peak_rss_mb": round(peak[0] / 2**20),
-        "peak_pss_mb": round(peak_pss[0] / 2**20),
-    }
 
 
 def stages_of(project: Path, env: dict) -> list[str]:

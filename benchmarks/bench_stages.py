@@ -1,4 +1,4 @@
-"""Benchmark: the stages from `score` on, at a multiple of a finished scale run (a million verbatims
+"""Benchmark: the stages from `consolidate` on, at a multiple of a finished scale run (a million verbatims
 in minutes of setup, not hours of upstream stages).
 
 `bench_scale` at 1M would take ~3.5 h on 2 cores, most of it in ingest, nlp and embed. This takes a
@@ -10,8 +10,9 @@ with their ids (and external ids, near-duplicate links) made unique per copy (`s
 `pipeline/`, `params.yaml` and `dvc.yaml`, the copy's trained models) in pipeline order and records
 wall time and the peak RSS and PSS of the process tree, as `bench_scale` does.
 
-What it does not measure: the texts repeat N times, so the sentence-vector cache of `score` hits
-for every sentence (no encoding), topic quality means nothing here, and `consolidate` flags ~90 %
+What it does not measure: the texts repeat N times, so `embed` encodes each distinct text once (a
+tenth of what real data of that size would cost at N=10; its matrix is still N times the rows), the
+sentence-vector cache of `score` hits for every sentence (no encoding), topic quality means nothing here, and `consolidate` flags ~90 %
 of the rows as near-duplicates (real data has ~25 %: more pairs to check here, not fewer). It
 measures the memory and the time of the machinery that grows with the number of rows.
 
@@ -33,21 +34,35 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from benchmarks.bench_scale import OUT, run_measured
-from benchmarks.common import RESULTS, ROOT, machine_info, write_results
+from benchmarks.bench_scale import OUT
+from benchmarks.common import RESULTS, ROOT, machine_info, run_measured, write_results
 
 STAGES = ["score", "kpis", "topics", "alerts", "irritants", "themes", "effort", "ideas", "report"]
-# upstream stages that can be measured too (`--stages consolidate nlp ...`): consolidate writes beside
-# the replicated table (its sort by date would misalign the tiled vectors), nlp rewrites the same rows
-UPSTREAM = ["consolidate", "nlp"]
+# upstream stages that can be measured too (`--stages consolidate nlp embed train`): consolidate writes
+# beside the replicated table (its sort by date would misalign the tiled vectors), nlp rewrites the same
+# rows; embed starts from an empty cache of its own (each distinct text encoded once: the texts repeat
+# N times) and writes its matrix beside the tiled one; train writes its models beside the copy's
+UPSTREAM = ["consolidate", "nlp", "embed", "train"]
 REDIRECT = {
     "consolidate": {
         " data/interim/verbatims.parquet": " bench/consolidated.parquet",
         " data/restricted/verbatims_raw.parquet": " bench/consolidated_raw.parquet",
         " data/interim/quarantine.csv": " bench/quarantine.csv",
         " metrics/ingest.json": " bench/ingest.json",
-    }
+    },
+    "embed": {
+        " data/interim/embeddings.npy": " bench/embeddings.npy",
+        " data/interim/embeddings.json": " bench/embeddings.json",
+        " data/interim/embedding_cache": " bench/embedding_cache",
+        " models/embedder": " bench/embedder",
+    },
+    "train": {
+        " models/classifiers": " bench/classifiers",
+        " metrics/train.json": " bench/train.json",
+        " metrics/confusion": " bench/confusion",
+    },
 }
+FRESH = {"embed": ["bench/embedding_cache", "bench/embedder"]}  # removed before the stage runs
 REPLICATED = ["data/interim/verbatims.parquet", "data/interim/sentences.parquet", "data/interim/lemmas.parquet"]
 REPLICATED_DIRS = ["data/interim/sources", "data/restricted/sources"]  # every source's ingested rows
 ID_COLUMNS = ["id", "external_id", "near_duplicate_of"]  # customer ids keep their validated format
@@ -182,6 +197,8 @@ def main(argv: list[str] | None = None) -> dict:
         shell = stages[stage]["cmd"]
         for old, new in REDIRECT.get(stage, {}).items():
             shell = shell.replace(old, new)
+        for rel in FRESH.get(stage, []):
+            shutil.rmtree(project / rel, ignore_errors=True)
         result = run_measured(shell, project, env, stage)
         result["verbatims_per_s"] = round(n / result["seconds"], 1) if result["seconds"] else None
         result["date"], result["command"] = date, command

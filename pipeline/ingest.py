@@ -27,10 +27,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from pipeline.chunked import ChunkedParquetWriter
-from pipeline.engine import chunks, open_engine
+from pipeline.engine import open_engine
 from pipeline.normalize import LanguageDetector, html_to_text, looks_like_html, normalize_text
 from pipeline.pii import Redactor, load_ner, pseudonymize, resolve_salt
-from pipeline.readers import Reject, read_source
+from pipeline.readers import Reject, SourceReader
 from pipeline.schema import COLUMNS, validate
 
 log = logging.getLogger("voix.ingest")
@@ -204,10 +204,9 @@ class SourceIngest:
         self.n_process = int(ing.get("pii", {}).get("n_process", 1))
         self.chunk_rows = int(engine.config.chunk_rows) if engine is not None else 20000
 
-        self.result = read_source(config, source, path)
-        for column in ("agency", "product", "site", "segment"):
-            self.redactor.allow_more(self.result.records[column].dropna().astype(str).unique())
-        self.quarantine: list[Reject] = list(self.result.rejects)
+        self.reader = SourceReader(config, source, path)
+        self.redactor.allow_more(self.reader.distinct(("agency", "product", "site", "segment")))
+        self.quarantine: list[Reject] = []  # the cleaning's; the reader's come first in `summary`
         self.nulled: Counter = Counter()
         self.seen: dict[str, tuple[str, str]] = {}
         self.duplicates = 0
@@ -219,11 +218,10 @@ class SourceIngest:
         raws: deque[list[dict[str, Any]]] = deque()
 
         def kept_parts() -> Iterator[list[dict[str, Any]]]:
-            frame = self.result.records
-            with tqdm(
-                total=len(frame), desc=f"ingest {self.source}", unit="row", disable=len(frame) < 5000, mininterval=2
-            ) as progress:
-                for part in chunks(frame, self.chunk_rows):
+            total = self.reader.known_records
+            small = total < 5000 if total is not None else self.reader.path.stat().st_size < 1_000_000
+            with tqdm(total=total, desc=f"ingest {self.source}", unit="row", disable=small, mininterval=2) as progress:
+                for part in self.reader.chunks(self.chunk_rows):
                     kept, raw_rows = self._clean(part.to_dict("records"))
                     progress.update(len(part))
                     if kept:
@@ -254,9 +252,9 @@ class SourceIngest:
         if not self._done:
             raise RuntimeError("summary() before every chunk was read")
         kept = pd.concat(self.kept_columns, ignore_index=True)
-        source, quarantine, duplicates = self.source, self.quarantine, self.duplicates
+        source, quarantine, duplicates = self.source, [*self.reader.rejects, *self.quarantine], self.duplicates
         n_rejected = sum(1 for r in quarantine if r.reason not in ("duplicate", "duplicate_id_conflict"))
-        read = len(self.result.records) + len(self.result.rejects)
+        read = self.reader.n_records + len(self.reader.rejects)
         metrics = {
             "read": read,
             "kept": len(kept),
@@ -270,7 +268,7 @@ class SourceIngest:
             "pii_redacted": _pii_totals(kept),
             "date_min": str(kept["date"].min()) if len(kept) else None,
             "date_max": str(kept["date"].max()) if len(kept) else None,
-            **{f"file_{k}": v for k, v in self.result.info.items()},
+            **{f"file_{k}": v for k, v in self.reader.info.items()},
         }
         if not metrics["reconciles"]:  # a bug, never a data problem: fail loudly
             raise AssertionError(f"{source}: counts do not reconcile: {metrics}")

@@ -2,6 +2,10 @@
 
 Each returns a `ReadResult` whose records keep the file's own column names; malformed rows are
 returned as rejects with their line number and reason, never dropped silently.
+
+CSV and JSON Lines are also read as streams (`CsvRecords`, `JsonlRecords`): the file is decoded a
+block of bytes at a time and its records come one by one, so a million-row export is never whole
+in memory. `read_csv` and `read_json` are those streams collected into one table.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import codecs
 import csv
 import io
 import json
+import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -23,6 +29,7 @@ DELIMITERS = [";", ",", "\t", "|"]
 # Verbatims can be long; huge ones are quarantined by ingest (max_chars), not cut by the parser.
 csv.field_size_limit(2**31 - 1)
 _EXCERPT = 120
+_BLOCK = 1 << 20  # bytes read at a time by the streams
 
 
 def decode_bytes(data: bytes, encoding: str = "auto", path: str | Path = "") -> tuple[str, str]:
@@ -64,18 +71,33 @@ def _decode_utf8_or_mixed(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    lines = data.splitlines(keepends=True)
-    out, n_utf8_multibyte, n_legacy = [], 0, 0
-    for line in lines:
+    lines = _LineDecoder()
+    text = "".join(lines.decode(line) for line in data.splitlines(keepends=True))
+    return text, lines.encoding
+
+
+class _LineDecoder:
+    """Decodes line after line: utf-8 where a line is valid utf-8, else cp1252 (two exports
+    concatenated are decoded each in its own encoding); `encoding` names what it has seen."""
+
+    def __init__(self) -> None:
+        self.n_utf8_multibyte = self.n_legacy = 0
+
+    def decode(self, line: bytes) -> str:
         try:
             decoded = line.decode("utf-8")
-            if any(b > 0x7F for b in line):
-                n_utf8_multibyte += 1
         except UnicodeDecodeError:
-            decoded = _decode_legacy(line)
-            n_legacy += 1
-        out.append(decoded)
-    return "".join(out), ("mixed (utf-8 + cp1252)" if n_utf8_multibyte else "cp1252")
+            self.n_legacy += 1
+            return _decode_legacy(line)
+        if not line.isascii():
+            self.n_utf8_multibyte += 1
+        return decoded
+
+    @property
+    def encoding(self) -> str:
+        if not self.n_legacy:
+            return "utf-8"
+        return "mixed (utf-8 + cp1252)" if self.n_utf8_multibyte else "cp1252"
 
 
 def _decode_legacy(raw: bytes) -> str:
@@ -107,6 +129,174 @@ def _check_not_binary(data: bytes, path: str | Path, expected: str) -> None:
         raise IngestError(f"{path}: this is a PDF, not {expected}; export the data as CSV or XLSX.")
 
 
+def _byte_lines(fh: BinaryIO) -> Iterator[bytes]:
+    """A binary file's lines, ends kept, split as `bytes.splitlines` splits (at \\n, \\r\\n or \\r),
+    read a block at a time."""
+    carry = b""
+    while block := fh.read(_BLOCK):
+        lines = (carry + block).splitlines(keepends=True)
+        carry = lines.pop()  # maybe cut by the block's end, or a CR whose LF starts the next block
+        yield from lines
+    if carry:
+        yield carry
+
+
+_TEXT_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+class TextLines:
+    """A text file's lines, ends kept, decoded as `decode_bytes` decodes the whole file, but read a
+    block of bytes at a time; iterate it as many times as needed (each pass reopens the file).
+
+    The lines are split at \\n, \\r\\n or \\r, as `csv` expects. `encoding` is final once a pass
+    has read every line (a cp1252 line can come last). UTF-16 files, rare and small (spreadsheet
+    "Unicode text" exports), are decoded whole.
+    """
+
+    def __init__(self, path: str | Path, encoding: str = "auto") -> None:
+        self.path, self.requested = Path(path), encoding
+        with self.path.open("rb") as fh:
+            head = fh.read(4096)
+        explicit = bool(encoding) and encoding != "auto"
+        if explicit:
+            try:
+                codecs.getincrementaldecoder(encoding)
+            except LookupError as exc:
+                raise IngestError(
+                    f"{path}: cannot be decoded as {encoding} ({exc}). Fix: set `encoding: auto` "
+                    "for this source in params.yaml, or the file's real encoding."
+                ) from None
+            self.mode, self.encoding = "explicit", encoding
+        elif head.startswith(codecs.BOM_UTF8):
+            self.mode, self.encoding = "bom", "utf-8-sig"
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+            head and head.count(b"\x00") > len(head) // 4
+        ):
+            self.mode, self.encoding = "whole", ""
+        else:
+            self.mode, self.encoding = "lines", "utf-8"
+
+    def __iter__(self) -> Iterator[str]:
+        if self.mode == "whole":
+            text, self.encoding = decode_bytes(self.path.read_bytes(), self.requested, self.path)
+            yield from io.StringIO(text, newline="")
+            return
+        with self.path.open("rb") as fh:
+            if self.mode == "explicit":
+                yield from self._explicit(fh)
+                return
+            if self.mode == "bom":
+                fh.read(len(codecs.BOM_UTF8))
+            decoder = _LineDecoder()
+            for line in _byte_lines(fh):
+                yield decoder.decode(line)
+            if self.mode == "bom":
+                self.encoding = "utf-8-sig" if decoder.encoding == "utf-8" else decoder.encoding
+            else:
+                self.encoding = decoder.encoding
+
+    def _explicit(self, fh: BinaryIO) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder(self.requested)()
+        carry = ""
+        try:
+            while True:
+                block = fh.read(_BLOCK)
+                lines = _TEXT_LINE.findall(carry + decoder.decode(block, final=not block))
+                carry = lines.pop() if lines and block else ""
+                yield from lines
+                if not block:
+                    break
+        except UnicodeDecodeError as exc:
+            raise IngestError(
+                f"{self.path}: cannot be decoded as {self.requested} ({exc}). Fix: set `encoding: auto` "
+                "for this source in params.yaml, or the file's real encoding."
+            ) from None
+
+    def head(self, n_lines: int) -> str:
+        """The file's first lines: enough text for `text.splitlines()[:n_lines]` to be the whole file's."""
+        parts: list[str] = []
+        for line in self:
+            parts.append(line)
+            if len(parts) > n_lines and len("".join(parts).splitlines()) > n_lines:
+                break
+        return "".join(parts)
+
+
+def _check_content(path: Path, expected: str, empty: str) -> None:
+    """Raise when the file holds only whitespace, or is a workbook or a PDF."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+        block = head
+        while block and not block.strip():
+            block = fh.read(_BLOCK)
+        if not block:
+            raise IngestError(f"{path}: {empty}")
+    _check_not_binary(head, path, expected)
+
+
+class CsvRecords:
+    """A CSV export's records, one dict per row (the file's column names, `_file`, `_position`),
+    read as a stream; `rejects` and `info` are complete once every record has been read.
+
+    The header is read at once, so a file without one is an error before any record.
+    """
+
+    def __init__(self, path: str | Path, encoding: str = "auto", delimiter: str = "auto") -> None:
+        self.path = Path(path)
+        _check_content(self.path, "a CSV file", "the file is empty (no header, no rows).")
+        self.lines = TextLines(self.path, encoding)
+        self.delimiter = sniff_delimiter(self.lines.head(50)) if delimiter in (None, "", "auto") else delimiter
+        self.rejects: list[Reject] = []
+        self.blank = 0
+        self._reader = csv.reader(iter(self.lines), delimiter=self.delimiter, strict=True)
+        self._last_line = 0
+        first = self._next_row()
+        if first is None:
+            raise IngestError(f"{self.path}: no header row found (the file holds only blank lines).")
+        self.header = [h.strip() for h in first[1]]
+        _check_header(self.header, self.path)
+        self.columns = [*self.header, "_file", "_position"]
+
+    def _next_row(self) -> tuple[str, list[str]] | None:
+        """(position, cells) of the next row that is not blank; a malformed one becomes a reject."""
+        while True:
+            try:
+                row = next(self._reader)
+            except StopIteration:
+                return None
+            except csv.Error as exc:
+                # strict parsing: a stray quote or a file cut inside a quoted field
+                first_line, self._last_line = self._last_line + 1, self._reader.line_num
+                ended = "unexpected end of data" in str(exc)
+                reason = "unterminated_quote" if ended else "csv_error"
+                detail = "the file ends inside a quoted field (truncated file or stray quote)" if ended else str(exc)
+                self.rejects.append(Reject(str(self.path), _lines(first_line, self._last_line), reason, detail))
+                continue
+            first_line, self._last_line = self._last_line + 1, self._reader.line_num
+            if not any(cell.strip() for cell in row):
+                self.blank += 1
+                continue
+            return _lines(first_line, self._last_line), row
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        header, file = self.header, str(self.path)
+        while (item := self._next_row()) is not None:
+            position, row = item
+            if len(row) != len(header):
+                detail = f"{len(row)} fields instead of {len(header)}"
+                excerpt = self.delimiter.join(row)[:_EXCERPT]
+                self.rejects.append(Reject(file, position, "wrong_field_count", detail, excerpt))
+                continue
+            record = dict(zip(header, row, strict=False))
+            record["_file"] = file
+            record["_position"] = position
+            yield record
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {"encoding": self.lines.encoding, "delimiter": self.delimiter, "blank_lines": self.blank}
+
+
 def read_csv(path: str | Path, encoding: str = "auto", delimiter: str = "auto") -> ReadResult:
     """Read a CSV export, one record per row.
 
@@ -114,54 +304,9 @@ def read_csv(path: str | Path, encoding: str = "auto", delimiter: str = "auto") 
     quote, which swallows the following lines, is named as such). Blank lines are skipped and
     counted.
     """
-    path = Path(path)
-    data = path.read_bytes()
-    if not data.strip():
-        raise IngestError(f"{path}: the file is empty (no header, no rows).")
-    _check_not_binary(data, path, "a CSV file")
-    text, used_encoding = decode_bytes(data, encoding, path)
-    delim = sniff_delimiter(text) if delimiter in (None, "", "auto") else delimiter
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
-    header: list[str] | None = None
-    rows: list[dict[str, Any]] = []
-    rejects: list[Reject] = []
-    blank = 0
-    last_line = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            # strict parsing: a stray quote or a file cut inside a quoted field
-            first_line, last_line = last_line + 1, reader.line_num
-            ended = "unexpected end of data" in str(exc)
-            reason = "unterminated_quote" if ended else "csv_error"
-            detail = "the file ends inside a quoted field (truncated file or stray quote)" if ended else str(exc)
-            rejects.append(Reject(str(path), _lines(first_line, last_line), reason, detail))
-            continue
-        first_line, last_line = last_line + 1, reader.line_num
-        if not any(cell.strip() for cell in row):
-            blank += 1
-            continue
-        if header is None:
-            header = [h.strip() for h in row]
-            _check_header(header, path)
-            continue
-        position = _lines(first_line, last_line)
-        if len(row) != len(header):
-            detail = f"{len(row)} fields instead of {len(header)}"
-            rejects.append(Reject(str(path), position, "wrong_field_count", detail, delim.join(row)[:_EXCERPT]))
-            continue
-        record = dict(zip(header, row, strict=False))
-        record["_file"] = str(path)
-        record["_position"] = position
-        rows.append(record)
-    if header is None:
-        raise IngestError(f"{path}: no header row found (the file holds only blank lines).")
-    records = pd.DataFrame(rows, columns=[*header, "_file", "_position"])
-    info = {"encoding": used_encoding, "delimiter": delim, "blank_lines": blank}
-    return ReadResult(records, rejects, info)
+    stream = CsvRecords(path, encoding, delimiter)
+    records = pd.DataFrame(list(stream), columns=stream.columns)
+    return ReadResult(records, stream.rejects, stream.info)
 
 
 def _lines(first: int, last: int) -> str:
@@ -265,12 +410,68 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+class JsonlRecords:
+    """A JSON Lines file's records, one flattened dict per object line, read as a stream; `rejects`
+    and `info` are complete once every record has been read. `columns` (every key, in order of
+    first appearance) takes a pass of its own over the file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        _check_content(self.path, "a JSON Lines file", "the file is empty.")
+        self.lines = TextLines(self.path, "auto")
+        self.rejects: list[Reject] = []
+        self.blank = 0
+        self._columns: list[str] | None = None
+
+    def _objects(self, rejects: list[Reject] | None) -> Iterator[dict[str, Any]]:
+        file = str(self.path)
+        for number, line in enumerate(self.lines, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                if rejects is not None:
+                    self.blank += 1
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                if rejects is not None:
+                    rejects.append(Reject(file, f"line {number}", "invalid_json", exc.msg, line[:_EXCERPT]))
+                continue
+            if not isinstance(obj, dict):
+                if rejects is not None:
+                    rejects.append(Reject(file, f"line {number}", "not_an_object", type(obj).__name__))
+                continue
+            yield {**_flatten(obj), "_file": file, "_position": f"line {number}"}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._objects(self.rejects)
+
+    @property
+    def columns(self) -> list[str]:
+        if self._columns is None:
+            keys: dict[str, None] = {}
+            for record in self._objects(None):
+                keys.update(dict.fromkeys(record))
+            self._columns = list(keys) or ["_file", "_position"]
+        return self._columns
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return {"encoding": self.lines.encoding, "blank_lines": self.blank}
+
+
 def read_json(path: str | Path, lines: bool = True, records_path: str | None = None) -> ReadResult:
     """Read JSON Lines (one object per line) or a JSON array of objects.
 
     Nested objects are flattened with dotted names (`user.name`). Invalid lines and non-object
     items are rejected with their line or index.
     """
+    if lines:
+        stream = JsonlRecords(path)
+        records = list(stream)
+        columns = list(dict.fromkeys(k for r in records for k in r))
+        return ReadResult(pd.DataFrame(records, columns=columns or ["_file", "_position"]), stream.rejects, stream.info)
     path = Path(path)
     data = path.read_bytes()
     if not data.strip():
@@ -278,42 +479,26 @@ def read_json(path: str | Path, lines: bool = True, records_path: str | None = N
     text, used_encoding = decode_bytes(data, "auto", path)
     records: list[dict[str, Any]] = []
     rejects: list[Reject] = []
-    if lines:
-        blank = 0
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                blank += 1
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rejects.append(Reject(str(path), f"line {number}", "invalid_json", exc.msg, line[:_EXCERPT]))
-                continue
-            if not isinstance(obj, dict):
-                rejects.append(Reject(str(path), f"line {number}", "not_an_object", type(obj).__name__))
-                continue
-            records.append({**_flatten(obj), "_file": str(path), "_position": f"line {number}"})
-        info = {"encoding": used_encoding, "blank_lines": blank}
-    else:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise IngestError(
-                f"{path}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}). If the file "
-                "has one object per line, set `format: jsonl`."
-            ) from None
-        items = _dig(obj, records_path) if records_path else obj
-        if not isinstance(items, list):
-            raise IngestError(
-                f"{path}: expected a list of records"
-                + (f" at `{records_path}`" if records_path else "")
-                + "; set `records_path` for this source in params.yaml."
-            )
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                rejects.append(Reject(str(path), f"item {index}", "not_an_object", type(item).__name__))
-                continue
-            records.append({**_flatten(item), "_file": str(path), "_position": f"item {index}"})
-        info = {"encoding": used_encoding}
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}). If the file "
+            "has one object per line, set `format: jsonl`."
+        ) from None
+    items = _dig(obj, records_path) if records_path else obj
+    if not isinstance(items, list):
+        raise IngestError(
+            f"{path}: expected a list of records"
+            + (f" at `{records_path}`" if records_path else "")
+            + "; set `records_path` for this source in params.yaml."
+        )
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            rejects.append(Reject(str(path), f"item {index}", "not_an_object", type(item).__name__))
+            continue
+        records.append({**_flatten(item), "_file": str(path), "_position": f"item {index}"})
     columns = list(dict.fromkeys(k for r in records for k in r))
-    return ReadResult(pd.DataFrame(records, columns=columns or ["_file", "_position"]), rejects, info)
+    return ReadResult(
+        pd.DataFrame(records, columns=columns or ["_file", "_position"]), rejects, {"encoding": used_encoding}
+    )

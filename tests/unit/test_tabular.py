@@ -1,12 +1,15 @@
 """CSV, XLSX and JSON readers."""
 
 import codecs
+import io
+from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from pipeline.errors import IngestError
-from pipeline.readers import map_columns, read_source
+from pipeline.readers import SourceReader, map_columns, read_source, tabular
 from pipeline.readers.tabular import decode_bytes, read_csv, read_json, read_xlsx, sniff_delimiter
 
 
@@ -130,3 +133,80 @@ def test_json_array_with_records_path(tmp_path):
     result = read_json(path, lines=False, records_path="data.reviews")
     assert list(result.records["t"]) == ["a", "b"]
     assert [r.reason for r in result.rejects] == ["not_an_object"]
+
+
+BROKEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken"
+TEXT_FILES = sorted(p.name for p in BROKEN.iterdir() if p.suffix in (".csv", ".jsonl"))
+
+
+def _awkward_bytes() -> bytes:
+    """Line ends of every kind (a CR alone, CRLF), utf-8 and cp1252 lines, multi-byte characters."""
+    return (
+        "id;texte\r\n1;été\r\n".encode()
+        + "2;hiver à Noël €\r".encode("cp1252")
+        + '3;"deux\nlignes ç"\n\n4;fin sans saut'.encode()
+    )
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 1 << 20])
+@pytest.mark.parametrize("name", [*TEXT_FILES, "awkward"])
+def test_streamed_lines_are_the_whole_file_decoded(name, block, tmp_path, monkeypatch):
+    """A block of bytes at a time, whatever the block size, gives the lines and the encoding that
+    decoding the whole file gives (a block can end inside a character or between CR and LF)."""
+    path = BROKEN / name if name != "awkward" else tmp_path / "awkward.csv"
+    if name == "awkward":
+        path.write_bytes(_awkward_bytes())
+    monkeypatch.setattr(tabular, "_BLOCK", block)
+    text, encoding = decode_bytes(path.read_bytes())
+    lines = tabular.TextLines(path)
+    assert list(lines) == list(io.StringIO(text, newline=""))
+    assert lines.encoding == encoding
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 20])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-16", "utf-8-sig"])
+def test_streamed_lines_in_an_explicit_encoding(encoding, block, tmp_path, monkeypatch):
+    text = "id;texte\r\n1;été à Noël\r2;€ ok\n3;fin"
+    path = tmp_path / "a.csv"
+    path.write_bytes(text.encode(encoding))
+    monkeypatch.setattr(tabular, "_BLOCK", block)
+    assert list(tabular.TextLines(path, encoding)) == list(io.StringIO(text, newline=""))
+
+
+def test_a_stream_hands_out_rows_before_the_end_of_the_file(tmp_path, monkeypatch):
+    """Streaming, not reading whole: the first chunk comes out although the file's end cannot be
+    decoded (the error is only met when the reading gets there)."""
+    monkeypatch.setattr(tabular, "_BLOCK", 4096)
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"id;texte\n" + b"".join(b"%d;ok\n" % i for i in range(5000)) + b"9;\xe9t\xe9\n")
+    config = {"format": "csv", "encoding": "ascii", "columns": {"external_id": "id", "text": "texte"}}
+    parts = SourceReader(config, "s", path).chunks(1000)
+    assert list(next(parts)["external_id"])[:2] == ["0", "1"]
+    with pytest.raises(IngestError, match="cannot be decoded as ascii"):
+        list(parts)
+
+
+def test_jsonl_chunks_have_every_column_and_keep_their_values(tmp_path):
+    """A key first seen late is a column of every chunk; a number stays the file's number, whatever
+    the chunk holds (no float64 because another chunk misses the key)."""
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"id": 7, "t": "a"}\n{"id": 8, "t": "b", "note": 5}\n[1]\n{"t": "c"}\n', encoding="utf-8")
+    config = {"format": "jsonl", "columns": {"external_id": "id", "text": "t", "rating": "note"}}
+    one = SourceReader(config, "s", path)
+    parts = list(one.chunks(1))
+    assert [list(p["rating"].isna()) for p in parts] == [[True], [False], [True]]
+    assert parts[0].loc[0, "external_id"] == 7 and isinstance(parts[0].loc[0, "external_id"], int)
+    whole = SourceReader(config, "s", path)
+    (all_at_once,) = whole.chunks(100)
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), all_at_once)
+    assert one.n_records == 3 and [(r.position, r.reason) for r in one.rejects] == [("line 3", "not_an_object")]
+    assert one.info == whole.info == {"encoding": "utf-8", "blank_lines": 0}
+
+
+def test_distinct_values_of_mapped_fields(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("id;texte;agence\n1;a;Lyon\n2;b;\n3;c;Lille\n4;d;Lyon\n", encoding="utf-8")
+    config = {"format": "csv", "columns": {"text": "texte", "agency": "agence"}}
+    reader = SourceReader(config, "s", path)
+    assert reader.distinct(["agency", "product"], rows=2) == {"Lyon", "Lille", ""}
+    assert SourceReader({**config, "columns": {"text": "texte"}}, "s", path).distinct(["agency"]) == set()

@@ -160,7 +160,7 @@ def replicate_sources(project: Path, source: Path, times: int) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--times", type=int, default=10)
-    parser.add_argument("--stages", nargs="+", default=STAGES, choices=UPSTREAM + STAGES)
+    parser.add_argument("--stages", nargs="+", default=UPSTREAM + STAGES, choices=UPSTREAM + STAGES)
     parser.add_argument("--source", type=Path, default=OUT / "scale_100000")
     parser.add_argument("--markdown-only", action="store_true", help="rewrite results/stages.md from its JSON")
     parser.add_argument(
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
     date = datetime.now().isoformat(timespec="seconds")
     command = (
         f"python -m benchmarks.bench_stages --times {args.times}"
-        + (f" --stages {' '.join(args.stages)}" if args.stages != STAGES else "")
+        + (f" --stages {' '.join(args.stages)}" if args.stages != UPSTREAM + STAGES else "")
         + (" --reuse" if args.reuse else "")
     )
     results = []

@@ -30,7 +30,7 @@ SUITE = [
     ("embed", "benchmarks.bench_embed", [], True),
     ("topics", "benchmarks.bench_topics", [], True),
     ("cli", "benchmarks.bench_cli", [], True),
-    ("ingest", "benchmarks.bench_ingest", ["--rows", "100000"], False),
+    ("ingest", "benchmarks.bench_ingest", ["--rows", "1000000"], False),
     ("alerts", "benchmarks.bench_alerts", [], False),
     ("report", "benchmarks.bench_report", ["--rows", "100000"], False),
 ]

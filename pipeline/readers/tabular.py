@@ -46,10 +46,7 @@ def decode_bytes(data: bytes, encoding: str = "auto", path: str | Path = "") -> 
         try:
             return data.decode(encoding), encoding
         except (UnicodeDecodeError, LookupError) as exc:
-            raise IngestError(
-                f"{path}: cannot be decoded as {encoding} ({exc}). Fix: set `encoding: auto` "
-                "for this source in params.yaml, or the file's real encoding."
-            ) from None
+            raise _undecodable(path, encoding, exc) from None
     if data.startswith(codecs.BOM_UTF8):
         text, enc = _decode_utf8_or_mixed(data[len(codecs.BOM_UTF8) :])
         return text, "utf-8-sig" if enc == "utf-8" else enc
@@ -64,6 +61,13 @@ def decode_bytes(data: bytes, encoding: str = "auto", path: str | Path = "") -> 
             except UnicodeDecodeError:
                 continue
     return _decode_utf8_or_mixed(data)
+
+
+def _undecodable(path: str | Path, encoding: str, exc: Exception) -> IngestError:
+    return IngestError(
+        f"{path}: cannot be decoded as {encoding} ({exc}). Fix: set `encoding: auto` "
+        "for this source in params.yaml, or the file's real encoding."
+    )
 
 
 def _decode_utf8_or_mixed(data: bytes) -> tuple[str, str]:
@@ -162,10 +166,7 @@ class TextLines:
             try:
                 codecs.getincrementaldecoder(encoding)
             except LookupError as exc:
-                raise IngestError(
-                    f"{path}: cannot be decoded as {encoding} ({exc}). Fix: set `encoding: auto` "
-                    "for this source in params.yaml, or the file's real encoding."
-                ) from None
+                raise _undecodable(path, encoding, exc) from None
             self.mode, self.encoding = "explicit", encoding
         elif head.startswith(codecs.BOM_UTF8):
             self.mode, self.encoding = "bom", "utf-8-sig"
@@ -207,10 +208,7 @@ class TextLines:
                 if not block:
                     break
         except UnicodeDecodeError as exc:
-            raise IngestError(
-                f"{self.path}: cannot be decoded as {self.requested} ({exc}). Fix: set `encoding: auto` "
-                "for this source in params.yaml, or the file's real encoding."
-            ) from None
+            raise _undecodable(self.path, self.requested, exc) from None
 
     def head(self, n_lines: int) -> str:
         """The file's first lines: enough text for `text.splitlines()[:n_lines]` to be the whole file's."""

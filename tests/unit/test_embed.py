@@ -11,6 +11,7 @@ from pipeline.embed import (
     analysis_text,
     embed_texts,
     make_embedder,
+    non_empty_rows,
     selected_rows,
 )
 from pipeline.errors import VoixError
@@ -185,3 +186,10 @@ def test_vector_file_reads_the_same_rows_as_numpy(tmp_path):
     unit = selected_rows(vectors, keep, 3, normalise=True, chunk=4)
     expected = matrix[keep][:, :3]
     np.testing.assert_allclose(unit, expected / np.linalg.norm(expected, axis=1, keepdims=True), rtol=1e-6)
+
+
+def test_non_empty_rows_counted_slice_by_slice():
+    vectors = np.zeros((7, 3), np.float32)
+    vectors[[0, 3, 4, 6]] = [[0.5, -0.5, 0], [0, 0, -1], [1, 0, 0], [0, 1e-6, 0]]
+    assert [non_empty_rows(vectors, step) for step in (1, 2, 3, 50_000)] == [4, 4, 4, 4]
+    assert non_empty_rows(np.zeros((0, 3), np.float32)) == 0

@@ -210,3 +210,12 @@ def test_distinct_values_of_mapped_fields(tmp_path):
     reader = SourceReader(config, "s", path)
     assert reader.distinct(["agency", "product"], rows=2) == {"Lyon", "Lille", ""}
     assert SourceReader({**config, "columns": {"text": "texte"}}, "s", path).distinct(["agency"]) == set()
+
+
+def test_jsonl_line_separators_inside_a_string_do_not_cut_the_record(tmp_path):
+    """JSON allows a raw U+2028 or U+0085 inside a string: only \\n, \\r\\n and \\r end a record."""
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"t": "un\u2028deux\x85trois"}\n{"t": "quatre"}\n', encoding="utf-8")
+    result = read_json(path, lines=True)
+    assert list(result.records["t"]) == ["un\u2028deux\x85trois", "quatre"]
+    assert list(result.records["_position"]) == ["line 1", "line 2"] and not result.rejects

@@ -1,5 +1,6 @@
 """Read and write tables chunk by chunk, so that a stage never holds a million rows as pandas objects.
 
+- `read_columns`: only the columns a stage uses of a Parquet file.
 - `ArrowChunks`: a Parquet file held as Arrow columns (compact: no Python object per cell), handed
   out as pandas slices of `size` rows with the same dtypes and index as `pd.read_parquet(...).iloc`.
 - `ChunkedParquetWriter`: each chunk goes to a part file as it comes; `finish` joins the parts into
@@ -20,14 +21,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def present_columns(path: Path | str, columns: list[str]) -> list[str]:
+    """Those of `columns` the Parquet file has, in that order, each once (only its schema is read)."""
+    present = set(pq.read_schema(path).names)
+    return [c for c in dict.fromkeys(columns) if c in present]
+
+
+def read_columns(path: Path | str, columns: list[str]) -> pd.DataFrame:
+    """Only these columns of a Parquet file (those it has): a stage that uses 5 of the scored
+    table's ~55 columns reads 5, which at a million verbatims is gigabytes less."""
+    return pd.read_parquet(path, columns=present_columns(path, columns))
+
+
 class ArrowChunks:
     """A Parquet file read once into Arrow memory, served as pandas chunks."""
 
     def __init__(self, path: Path | str, columns: list[str] | None = None) -> None:
-        if columns is not None:
-            present = set(pq.read_schema(path).names)
-            columns = [c for c in columns if c in present]
-        self.table = pq.read_table(path, columns=columns)
+        self.table = pq.read_table(path, columns=present_columns(path, columns) if columns is not None else None)
 
     def __len__(self) -> int:
         return self.table.num_rows

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
+from pipeline.chunked import read_columns
 from pipeline.engine import chunks
 
 log = logging.getLogger("voix.effort")
@@ -122,9 +122,7 @@ def main(
     from pipeline.params import load_params
 
     config = load_params(params_file).get("effort", {})
-    present = set(pq.read_schema(scored).names)  # only the columns used, not the ~55 of the table
-    used = ["id", "has_text", "text", "journey_stage", "ces"]
-    table = pd.read_parquet(scored, columns=[c for c in used if c in present])
+    table = read_columns(scored, ["id", "has_text", "text", "journey_stage", "ces"])  # not the ~55 of the table
     effort = effort_scores(table, pd.read_parquet(lemmas, columns=["id", "lemmas"]), config)
     for path in (effort_out, metrics_out):
         Path(path).parent.mkdir(parents=True, exist_ok=True)

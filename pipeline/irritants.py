@@ -268,12 +268,13 @@ def extract_aspects_from_files(
     """
     import pyarrow.parquet as pq
 
+    from pipeline.chunked import read_columns
+
     judged = judged_sentences(  # once, not again for every batch
         pd.read_parquet(scored_sentences, columns=["id", "sentence_index", "sentence", "tone", "tone_confidence"]),
         config,
     )
-    present = set(pq.read_schema(scored).names)
-    info = pd.read_parquet(scored, columns=[c for c in ("id", "journey_stage", "date") if c in present])
+    info = read_columns(scored, ["id", "journey_stage", "date"])
     parts = [
         extract_aspects(batch.to_pandas(), judged, info, config)
         for batch in pq.ParquetFile(nlp_sentences).iter_batches(batch_size=batch_rows, columns=NLP_COLUMNS)

@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 log = logging.getLogger("voix.themes")
 
@@ -282,15 +281,14 @@ def main(
     params_file: Path = Path("params.yaml"),
 ) -> None:
     """Rank the themes, irritants and enthousiasmants."""
+    from pipeline.chunked import read_columns
     from pipeline.params import load_params
 
     params = load_params(params_file)
     config = {**params.get("irritants", {}), **params.get("themes", {})}
     # only the columns used: at a million verbatims the whole scored table (~55 columns) and the
     # aspects (~5 million rows) were 8 GB between them
-    present = set(pq.read_schema(scored).names)
-    used = ["id", "has_text", "date", "text", "tone", "tone_score", "nps", "journey_stage"]
-    table = pd.read_parquet(scored, columns=[c for c in used if c in present])
+    table = read_columns(scored, ["id", "has_text", "date", "text", "tone", "tone_score", "nps", "journey_stage"])
     aspect_columns = ["id", "polarity", "category", "aspect_key", "sentence", "confidence", "journey_stage"]
     reports = build_reports(
         table,

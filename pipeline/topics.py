@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
+from pipeline.chunked import read_columns
 from pipeline.embed import Embedder, VectorFile, make_embedder, selected_rows
 
 log = logging.getLogger("voix.topics")
@@ -510,9 +510,8 @@ def main(
     config = params.get("topics", {})
     seed = params.get("base", {}).get("seed", 42)
     # only the columns used (the scored table has ~55: a full copy of it was half of this stage's memory)
-    present = set(pq.read_schema(scored).names)
     used = ["id", "external_id", "has_text", "text", "date", "tone", "tone_score", *config.get("per", ["channel"])]
-    table = pd.read_parquet(scored, columns=[c for c in dict.fromkeys(used) if c in present])
+    table = read_columns(scored, used)
     embedder = make_embedder(params.get("embed", {}))
     meta_path = Path(embeddings).with_suffix(".json")
     if meta_path.exists():

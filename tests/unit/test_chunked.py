@@ -4,7 +4,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipeline.chunked import ArrowChunks, ChunkedParquetWriter
+from pipeline.chunked import ArrowChunks, ChunkedParquetWriter, read_columns
 from pipeline.engine import chunk_bounds
 
 
@@ -52,3 +52,11 @@ def test_a_failed_write_leaves_no_output_and_no_parts(tmp_path):
         writer.write(pd.DataFrame({"id": ["a"]}))
         raise RuntimeError("the stage failed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_read_columns_reads_only_the_columns_asked_that_the_file_has(tmp_path):
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"id": ["a", "b"], "text": ["x", "y"], "other": [1, 2]}).to_parquet(path)
+    frame = read_columns(path, ["text", "id", "missing", "text"])
+    assert list(frame.columns) == ["text", "id"]
+    assert list(frame["id"]) == ["a", "b"]

